@@ -1,0 +1,139 @@
+//! Configuration, read once at init from the environment (CONTRACT §2).
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub control_table: String,
+    pub staging_table: String,
+    pub secret_prefix: String,
+    /// Only to name a schedule's rule in the log when its schedule is gone.
+    pub rule_prefix: String,
+    pub app_credentials_secret: String,
+    pub staging_ttl_days: u32,
+    pub urls: PlatformUrls,
+}
+
+/// Base URLs of the platforms' APIs; overridden only to point at local fakes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUrls {
+    pub facebook_graph: String,
+    pub google_ads: String,
+    pub google_oauth_token: String,
+    pub youtube_analytics: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Malformed {
+        name: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Every variable the extractor reads in a deployment; template.yaml sets each.
+    pub const VARIABLES: &'static [&'static str] = &[
+        "CONTROL_TABLE",
+        "STAGING_TABLE",
+        "SECRET_PREFIX",
+        "RULE_PREFIX",
+        "APP_CREDENTIALS_SECRET",
+        "STAGING_TTL_DAYS",
+    ];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name: &str| get(name).filter(|v| !v.is_empty());
+        let required = |name: &'static str| value(name).ok_or(ConfigError::Missing(name));
+        let or_default =
+            |name: &str, default: &str| value(name).unwrap_or_else(|| default.to_owned());
+        let url = |name: &'static str, default: &str| {
+            let url = or_default(name, default);
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(url.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Malformed {
+                    name,
+                    reason: "not an http(s) URL",
+                })
+            }
+        };
+        let staging_ttl_days = match value("STAGING_TTL_DAYS") {
+            None => 7,
+            Some(raw) => raw.parse().ok().filter(|d| (1..=365).contains(d)).ok_or(
+                ConfigError::Malformed {
+                    name: "STAGING_TTL_DAYS",
+                    reason: "a whole number of days from 1 to 365",
+                },
+            )?,
+        };
+        Ok(Self {
+            control_table: required("CONTROL_TABLE")?,
+            staging_table: required("STAGING_TABLE")?,
+            secret_prefix: or_default("SECRET_PREFIX", "adpipe/"),
+            rule_prefix: or_default("RULE_PREFIX", "adpipe-"),
+            app_credentials_secret: required("APP_CREDENTIALS_SECRET")?,
+            staging_ttl_days,
+            urls: PlatformUrls {
+                facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v24.0")?,
+                google_ads: url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v22")?,
+                google_oauth_token: url(
+                    "GOOGLE_OAUTH_TOKEN_URL",
+                    "https://oauth2.googleapis.com/token",
+                )?,
+                youtube_analytics: url(
+                    "YOUTUBE_ANALYTICS_URL",
+                    "https://youtubeanalytics.googleapis.com/v2",
+                )?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(extra: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            [
+                ("CONTROL_TABLE", "c"),
+                ("STAGING_TABLE", "s"),
+                ("APP_CREDENTIALS_SECRET", "app"),
+            ]
+            .iter()
+            .chain(extra)
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_fill_the_optional_variables() {
+        let c = Config::from_lookup(base(&[])).unwrap();
+        assert_eq!(c.staging_ttl_days, 7);
+        assert!(
+            c.urls
+                .facebook_graph
+                .starts_with("https://graph.facebook.com/v")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_malformed_variable_is_named() {
+        let err =
+            Config::from_lookup(|k| base(&[])(k).filter(|_| k != "STAGING_TABLE")).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("STAGING_TABLE"));
+        let err = Config::from_lookup(base(&[("STAGING_TTL_DAYS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("STAGING_TTL_DAYS"));
+        let err = Config::from_lookup(base(&[("GOOGLE_ADS_API_URL", "googleads")])).unwrap_err();
+        assert!(err.to_string().contains("GOOGLE_ADS_API_URL"));
+    }
+}

@@ -1,0 +1,33 @@
+//! adpipe's extractor: fired by schedule rules and run-now, it pulls a connection's ad
+//! data for the schedule's window and stages it in DynamoDB.
+//!
+//! `run` is the framework (window, run record, cursor, deadline); `connectors` holds the
+//! platforms; `store` and `staging` are the DynamoDB adapters.
+
+pub mod config;
+pub mod connectors;
+pub mod ports;
+pub mod run;
+pub mod staging;
+pub mod store;
+
+pub use config::Config;
+pub use run::{Extractor, Outcome};
+
+/// Builds the production [`Extractor`] over one shared SDK configuration.
+pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    Extractor {
+        store: Box::new(store::DynamoRunStore::new(
+            dynamodb.clone(),
+            config.control_table.clone(),
+        )),
+        staging: Box::new(staging::DynamoStaging::new(
+            dynamodb,
+            config.staging_table.clone(),
+            config.staging_ttl_days,
+        )),
+        connectors: connectors::Connectors::default(),
+        config,
+    }
+}

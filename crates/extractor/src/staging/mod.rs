@@ -1,0 +1,5 @@
+//! The staging table.
+
+pub mod dynamodb;
+
+pub use dynamodb::DynamoStaging;

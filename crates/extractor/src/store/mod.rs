@@ -1,0 +1,5 @@
+//! The control table, as runs use it.
+
+pub mod dynamodb;
+
+pub use dynamodb::DynamoRunStore;

@@ -1,0 +1,5 @@
+//! Run-now.
+
+pub mod lambda;
+
+pub use lambda::LambdaInvoker;

@@ -1,0 +1,353 @@
+//! In-memory ports: the benchmark measures the handler without the network, and unit
+//! tests of the handler's shape run without moto. Behaviour follows the AWS adapters
+//! (conditions, ordering), not their performance.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use adpipe_domain::keys;
+use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{DependencyError, StoreError};
+use crate::ports::{
+    ControlStore, ExtractorInvoker, IdempotencyRecord, Page, PageRequest, RuleScheduler, RuleSpec,
+    SecretStore, SecretValue,
+};
+
+/// Items as JSON, by (pk, sk), sorted like a DynamoDB partition.
+#[derive(Default)]
+pub struct MemoryStore {
+    items: Mutex<BTreeMap<(String, String), serde_json::Value>>,
+    idempotency: Mutex<BTreeMap<(String, String), IdempotencyRecord>>,
+}
+
+impl MemoryStore {
+    fn items(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), serde_json::Value>> {
+        self.items.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn put<T: Serialize>(&self, pk: String, sk: String, value: &T) -> Result<(), StoreError> {
+        let json = serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.items().insert((pk, sk), json);
+        Ok(())
+    }
+
+    fn get<T: DeserializeOwned>(&self, pk: String, sk: String) -> Result<Option<T>, StoreError> {
+        let found = self.items().get(&(pk, sk)).cloned();
+        found
+            .map(|v| serde_json::from_value(v).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    fn page<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+        page: &PageRequest,
+        newest_first: bool,
+    ) -> Result<Page<T>, StoreError> {
+        let items = self.items();
+        let mut keys: Vec<&(String, String)> = items
+            .keys()
+            .filter(|(p, s)| p == pk && s.starts_with(prefix))
+            .collect();
+        if newest_first {
+            keys.reverse();
+        }
+        let start = match &page.after {
+            Some(after) => keys
+                .iter()
+                .position(|(_, s)| s == after)
+                .map_or(keys.len(), |i| i + 1),
+            None => 0,
+        };
+        let chosen: Vec<_> = keys
+            .iter()
+            .skip(start)
+            .take(usize::from(page.limit))
+            .collect();
+        let last_key = (start + chosen.len() < keys.len())
+            .then(|| chosen.last().map(|(_, s)| s.clone()))
+            .flatten();
+        let items = chosen
+            .iter()
+            .map(|k| {
+                serde_json::from_value(items[**k].clone())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key })
+    }
+
+    fn schedule_count(&self, tenant: &TenantId, connection: &ConnectionId) -> usize {
+        let pk = keys::tenant_pk(tenant);
+        self.items()
+            .iter()
+            .filter(|((p, s), v)| {
+                p == &pk
+                    && s.starts_with(keys::SCHEDULE_PREFIX)
+                    && v["connection_id"] == connection.as_str()
+            })
+            .count()
+    }
+}
+
+#[async_trait]
+impl ControlStore for MemoryStore {
+    async fn create_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        self.put(keys::tenant_pk(&c.tenant_id), keys::connection_sk(&c.id), c)
+    }
+
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.get(keys::tenant_pk(tenant), keys::connection_sk(id))
+    }
+
+    async fn connections(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        self.page(
+            &keys::tenant_pk(tenant),
+            keys::CONNECTION_PREFIX,
+            page,
+            false,
+        )
+    }
+
+    async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        if self.schedule_count(tenant, id) > 0 {
+            return Err(StoreError::Conflict(
+                "connection is used by schedules; delete them first".into(),
+            ));
+        }
+        self.items()
+            .remove(&(keys::tenant_pk(tenant), keys::connection_sk(id)))
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn create_schedule(&self, s: &Schedule) -> Result<(), StoreError> {
+        if self
+            .connection(&s.tenant_id, &s.connection_id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        self.put(keys::tenant_pk(&s.tenant_id), keys::schedule_sk(&s.id), s)
+    }
+
+    async fn schedule(
+        &self,
+        tenant: &TenantId,
+        id: &ScheduleId,
+    ) -> Result<Option<Schedule>, StoreError> {
+        self.get(keys::tenant_pk(tenant), keys::schedule_sk(id))
+    }
+
+    async fn schedules(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Schedule>, StoreError> {
+        self.page(&keys::tenant_pk(tenant), keys::SCHEDULE_PREFIX, page, false)
+    }
+
+    async fn update_schedule(
+        &self,
+        s: &Schedule,
+        seen_updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.schedule(&s.tenant_id, &s.id).await? {
+            None => Err(StoreError::NotFound),
+            Some(current) if current.updated_at != seen_updated_at => {
+                Err(StoreError::Conflict("changed".into()))
+            }
+            Some(_) => self.put(keys::tenant_pk(&s.tenant_id), keys::schedule_sk(&s.id), s),
+        }
+    }
+
+    async fn delete_schedule(&self, s: &Schedule) -> Result<(), StoreError> {
+        let pk = keys::tenant_pk(&s.tenant_id);
+        self.items().remove(&(pk.clone(), keys::cursor_sk(&s.id)));
+        self.items()
+            .remove(&(pk, keys::schedule_sk(&s.id)))
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn runs(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, StoreError> {
+        self.page(
+            &keys::runs_pk(tenant, schedule),
+            keys::RUN_PREFIX,
+            page,
+            true,
+        )
+    }
+
+    async fn idempotency_record(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let map = self.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map
+            .get(&(tenant.to_string(), key_digest.to_owned()))
+            .cloned())
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        let mut map = self.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+        let k = (tenant.to_string(), record.key_digest.clone());
+        if map.get(&k).is_some_and(|r| r.expires_at > Utc::now()) {
+            return Err(StoreError::Conflict("Idempotency-Key in use".into()));
+        }
+        map.insert(k, record.clone());
+        Ok(())
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        let mut map = self.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            (tenant.to_string(), record.key_digest.clone()),
+            record.clone(),
+        );
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> Result<(), StoreError> {
+        let mut map = self.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&(tenant.to_string(), key_digest.to_owned()));
+        Ok(())
+    }
+}
+
+/// Rules by name, with whether a target is attached.
+#[derive(Default)]
+pub struct MemoryRules {
+    pub rules: Mutex<BTreeMap<String, (RuleSpec, bool)>>,
+}
+
+#[async_trait]
+impl RuleScheduler for MemoryRules {
+    async fn put_rule(&self, rule: &RuleSpec) -> Result<String, DependencyError> {
+        let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+        let has_target = rules.get(&rule.name).is_some_and(|(_, t)| *t);
+        rules.insert(rule.name.clone(), (rule.clone(), has_target));
+        Ok(format!(
+            "arn:aws:events:us-east-1:123456789012:rule/{}",
+            rule.name
+        ))
+    }
+
+    async fn put_extractor_target(
+        &self,
+        rule: &RuleSpec,
+        _extractor_arn: &str,
+    ) -> Result<(), DependencyError> {
+        let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = rules
+            .get_mut(&rule.name)
+            .ok_or_else(|| DependencyError::new("EventBridge", "no such rule"))?;
+        entry.1 = true;
+        Ok(())
+    }
+
+    async fn delete_rule(&self, rule_name: &str) -> Result<(), DependencyError> {
+        self.rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(rule_name);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemorySecrets {
+    pub names: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl SecretStore for MemorySecrets {
+    async fn create_secret(
+        &self,
+        name: &str,
+        _value: &SecretValue,
+        _tenant: &TenantId,
+    ) -> Result<(), DependencyError> {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_owned());
+        Ok(())
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<(), DependencyError> {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|n| n != name);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryInvoker {
+    pub payloads: Mutex<Vec<Vec<u8>>>,
+}
+
+#[async_trait]
+impl ExtractorInvoker for MemoryInvoker {
+    async fn invoke_async(
+        &self,
+        _function_arn: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), DependencyError> {
+        self.payloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(payload);
+        Ok(())
+    }
+}
+
+/// An [`crate::Api`] over in-memory ports.
+pub fn memory_api(config: crate::Config) -> crate::Api {
+    crate::Api {
+        config,
+        store: Box::<MemoryStore>::default(),
+        rules: Box::<MemoryRules>::default(),
+        secrets: Box::<MemorySecrets>::default(),
+        invoker: Box::<MemoryInvoker>::default(),
+    }
+}

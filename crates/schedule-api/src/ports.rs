@@ -1,0 +1,173 @@
+//! The outside world as the schedule API needs it: one narrow trait per dependency.
+//! Production wires the AWS adapters (`store/`, `scheduler/`, `secrets/`, `invoker/`);
+//! tests wire the same adapters against moto or a faulty endpoint; the benchmark wires
+//! `memory`.
+
+use adpipe_domain::{
+    Connection, ConnectionId, Run, Schedule, ScheduleExpression, ScheduleId, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::{DependencyError, StoreError};
+
+/// One page of a tenant's items, and the sort key to continue after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u16,
+    /// Sort key of the last item of the previous page.
+    pub after: Option<String>,
+}
+
+/// A stored `Idempotency-Key`: the request it belongs to and, once answered, the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key_digest: String,
+    pub request_digest: String,
+    pub response: Option<StoredResponse>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[async_trait]
+pub trait ControlStore: Send + Sync {
+    /// Fails with `Conflict` if the id exists.
+    async fn create_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<Option<Connection>, StoreError>;
+    async fn connections(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError>;
+    /// `Conflict` while schedules use the connection, `NotFound` if there is none.
+    async fn delete_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+    ) -> Result<(), StoreError>;
+
+    /// Stores the schedule and counts it on its connection, atomically: `NotFound` if the
+    /// connection is gone.
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<(), StoreError>;
+    async fn schedule(
+        &self,
+        tenant: &TenantId,
+        id: &ScheduleId,
+    ) -> Result<Option<Schedule>, StoreError>;
+    async fn schedules(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Schedule>, StoreError>;
+    /// Replaces the schedule if it is still the version updated at `seen_updated_at`
+    /// (`Conflict` otherwise, `NotFound` if it was deleted).
+    async fn update_schedule(
+        &self,
+        schedule: &Schedule,
+        seen_updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Removes the schedule and its cursor, and uncounts it from its connection.
+    async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), StoreError>;
+
+    /// Newest first.
+    async fn runs(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, StoreError>;
+
+    async fn idempotency_record(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Claims the key: `Conflict` if an unexpired record holds it.
+    async fn claim_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+    async fn complete_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
+    async fn release_idempotency_key(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> Result<(), StoreError>;
+}
+
+/// An EventBridge rule on the default bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub name: String,
+    pub expression: ScheduleExpression,
+    pub enabled: bool,
+    pub description: String,
+    pub tenant_id: TenantId,
+    pub schedule_id: ScheduleId,
+}
+
+#[async_trait]
+pub trait RuleScheduler: Send + Sync {
+    /// Creates or updates the rule (targets are kept); returns its ARN.
+    async fn put_rule(&self, rule: &RuleSpec) -> Result<String, DependencyError>;
+    /// Makes the extractor the rule's one target, with the contract's input transformer.
+    async fn put_extractor_target(
+        &self,
+        rule: &RuleSpec,
+        extractor_arn: &str,
+    ) -> Result<(), DependencyError>;
+    /// Removes the rule's targets, then the rule. A rule that is already gone is fine.
+    async fn delete_rule(&self, rule_name: &str) -> Result<(), DependencyError>;
+}
+
+/// A connection's credentials: a JSON object, never logged (see its `Debug`).
+#[derive(Clone, PartialEq)]
+pub struct SecretValue(pub String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        tenant: &TenantId,
+    ) -> Result<(), DependencyError>;
+    /// Deletes at once, without a recovery window. A secret that is already gone is fine.
+    async fn delete_secret(&self, name: &str) -> Result<(), DependencyError>;
+}
+
+#[async_trait]
+pub trait ExtractorInvoker: Send + Sync {
+    /// An asynchronous (`Event`) invoke: Lambda queues it and answers 202.
+    async fn invoke_async(
+        &self,
+        function_arn: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), DependencyError>;
+}

@@ -1,0 +1,5 @@
+//! Connection credentials.
+
+pub mod secretsmanager;
+
+pub use secretsmanager::SecretsManagerStore;

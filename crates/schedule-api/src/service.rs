@@ -1,0 +1,404 @@
+//! The schedule API's operations over its ports. Every operation either completes or
+//! leaves nothing behind: a failed step undoes the steps before it.
+
+use adpipe_domain::keys;
+use adpipe_domain::platform::parse_google_customer_id;
+use adpipe_domain::{
+    AccountId, Connection, ConnectionId, ConnectionStatus, ExtractorEvent, FieldError, ManualRun,
+    Platform, ReportSpec, RunId, Schedule, ScheduleExpression, ScheduleId, TenantId,
+};
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::error::{ApiError, StoreError};
+use crate::ports::{
+    ControlStore, ExtractorInvoker, Page, PageRequest, RuleScheduler, RuleSpec, SecretStore,
+    SecretValue,
+};
+use crate::request::encode_token;
+use crate::views::{
+    ConnectionView, CreateConnection, CreateSchedule, Credentials, ListView, RunAccepted, RunView,
+    ScheduleView, UpdateSchedule,
+};
+
+const MAX_NAME_CHARS: usize = 128;
+/// EventBridge's limit on a rule description.
+const MAX_DESCRIPTION_CHARS: usize = 512;
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+pub struct Api {
+    pub config: Config,
+    pub store: Box<dyn ControlStore>,
+    pub rules: Box<dyn RuleScheduler>,
+    pub secrets: Box<dyn SecretStore>,
+    pub invoker: Box<dyn ExtractorInvoker>,
+}
+
+impl Api {
+    pub async fn create_connection(
+        &self,
+        tenant: &TenantId,
+        body: CreateConnection,
+    ) -> Result<ConnectionView, ApiError> {
+        let account = AccountId::parse(body.platform, &body.account_id)?;
+        let name = optional_text(body.name, "name", MAX_NAME_CHARS)?;
+        let login_customer_id = match (body.platform, body.login_customer_id) {
+            (_, None) => None,
+            (Platform::GoogleAds, Some(raw)) => {
+                Some(parse_google_customer_id(&raw, "login_customer_id")?)
+            }
+            (_, Some(_)) => {
+                return Err(ApiError::invalid(
+                    "login_customer_id",
+                    "only google_ads connections take a login_customer_id",
+                ));
+            }
+        };
+        let secret = credentials(body.platform, &body.credentials)?;
+
+        let id = ConnectionId::generate();
+        let now = Utc::now();
+        let connection = Connection {
+            secret_id: keys::secret_name(&self.config.secret_prefix, tenant, &id),
+            id,
+            tenant_id: tenant.clone(),
+            platform: body.platform,
+            account_id: account.as_str().to_owned(),
+            name,
+            login_customer_id,
+            status: ConnectionStatus::Active,
+            time_zone: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.secrets
+            .create_secret(&connection.secret_id, &secret, tenant)
+            .await?;
+        if let Err(e) = self.store.create_connection(&connection).await {
+            self.undo_secret(&connection.secret_id).await;
+            return Err(e.into());
+        }
+        tracing::info!(connection_id = %connection.id, platform = %connection.platform, "connection created");
+        Ok(connection.into())
+    }
+
+    pub async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<ConnectionView, ApiError> {
+        Ok(self.find_connection(tenant, id).await?.into())
+    }
+
+    pub async fn connections(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<ListView<ConnectionView>, ApiError> {
+        Ok(list_view(self.store.connections(tenant, page).await?))
+    }
+
+    pub async fn delete_connection(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        let connection = self.find_connection(tenant, id).await?;
+        self.store
+            .delete_connection(tenant, &connection.id)
+            .await
+            .map_err(|e| not_found_as(e, "connection"))?;
+        // The record is gone: a secret left behind is only an operator's concern.
+        if let Err(e) = self.secrets.delete_secret(&connection.secret_id).await {
+            tracing::error!(secret = %connection.secret_id, error = %e, "connection deleted, its secret was not: delete it by hand");
+        }
+        tracing::info!(connection_id = %connection.id, "connection deleted");
+        Ok(())
+    }
+
+    pub async fn create_schedule(
+        &self,
+        tenant: &TenantId,
+        body: CreateSchedule,
+    ) -> Result<ScheduleView, ApiError> {
+        let connection_id: ConnectionId = body.connection_id.parse()?;
+        let expression = expression(&body.schedule_expression)?;
+        let description = optional_text(body.description, "description", MAX_DESCRIPTION_CHARS)?;
+        let connection = self
+            .store
+            .connection(tenant, &connection_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection").with_field("connection_id"))?;
+        let report = ReportSpec::resolve(connection.platform, &body.report)?;
+
+        let id = ScheduleId::generate();
+        let now = Utc::now();
+        let mut schedule = Schedule {
+            rule_name: keys::rule_name(&self.config.rule_prefix, &id),
+            rule_arn: String::new(),
+            id,
+            tenant_id: tenant.clone(),
+            connection_id,
+            platform: connection.platform,
+            schedule_expression: expression,
+            report,
+            enabled: body.enabled.unwrap_or(true),
+            description,
+            created_at: now,
+            updated_at: now,
+        };
+        let rule = rule_spec(&schedule);
+        // Rule, then target, then record; each failure removes the rule again.
+        schedule.rule_arn = match self.rules.put_rule(&rule).await {
+            Ok(arn) => arn,
+            Err(e) => return Err(self.undo_rule(&rule.name, e.into()).await),
+        };
+        if let Err(e) = self
+            .rules
+            .put_extractor_target(&rule, &self.config.extractor_function_arn)
+            .await
+        {
+            return Err(self.undo_rule(&rule.name, e.into()).await);
+        }
+        if let Err(e) = self.store.create_schedule(&schedule).await {
+            let err = match e {
+                StoreError::NotFound => {
+                    ApiError::not_found("connection").with_field("connection_id")
+                }
+                other => other.into(),
+            };
+            return Err(self.undo_rule(&rule.name, err).await);
+        }
+        tracing::info!(schedule_id = %schedule.id, rule = %schedule.rule_name, "schedule created");
+        Ok(schedule.into())
+    }
+
+    pub async fn schedule(&self, tenant: &TenantId, id: &str) -> Result<ScheduleView, ApiError> {
+        Ok(self.find_schedule(tenant, id).await?.into())
+    }
+
+    pub async fn schedules(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<ListView<ScheduleView>, ApiError> {
+        Ok(list_view(self.store.schedules(tenant, page).await?))
+    }
+
+    pub async fn update_schedule(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        body: UpdateSchedule,
+    ) -> Result<ScheduleView, ApiError> {
+        if body.schedule_expression.is_none()
+            && body.report.is_none()
+            && body.enabled.is_none()
+            && body.description.is_none()
+        {
+            return Err(ApiError::invalid(
+                "body",
+                "name at least one of schedule_expression, report, enabled, description",
+            ));
+        }
+        let new_expression = body
+            .schedule_expression
+            .as_deref()
+            .map(expression)
+            .transpose()?;
+        let new_description = body
+            .description
+            .map(|d| optional_text(Some(d), "description", MAX_DESCRIPTION_CHARS))
+            .transpose()?;
+        let old = self.find_schedule(tenant, id).await?;
+        let mut new = old.clone();
+        if let Some(report) = &body.report {
+            new.report = old.report.updated(old.platform, report)?;
+        }
+        new.schedule_expression = new_expression.unwrap_or(new.schedule_expression);
+        new.enabled = body.enabled.unwrap_or(new.enabled);
+        new.description = new_description.unwrap_or(new.description);
+        new.updated_at = Utc::now().max(old.updated_at + chrono::Duration::milliseconds(1));
+
+        let rule_changed = (&new.schedule_expression, new.enabled, &new.description)
+            != (&old.schedule_expression, old.enabled, &old.description);
+        if rule_changed {
+            if let Err(e) = self.rules.put_rule(&rule_spec(&new)).await {
+                return Err(self.restore_rule(&old, e.into()).await);
+            }
+        }
+        if let Err(e) = self.store.update_schedule(&new, old.updated_at).await {
+            let err = not_found_as(e, "schedule");
+            return Err(if rule_changed {
+                self.restore_rule(&old, err).await
+            } else {
+                err
+            });
+        }
+        tracing::info!(schedule_id = %new.id, enabled = new.enabled, "schedule updated");
+        Ok(new.into())
+    }
+
+    pub async fn delete_schedule(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        let schedule = self.find_schedule(tenant, id).await?;
+        // Targets and rule first: a record without a rule can be deleted again; a rule
+        // without a record would fire forever.
+        self.rules.delete_rule(&schedule.rule_name).await?;
+        self.store
+            .delete_schedule(&schedule)
+            .await
+            .map_err(|e| not_found_as(e, "schedule"))?;
+        tracing::info!(schedule_id = %schedule.id, rule = %schedule.rule_name, "schedule deleted");
+        Ok(())
+    }
+
+    pub async fn run_schedule(&self, tenant: &TenantId, id: &str) -> Result<RunAccepted, ApiError> {
+        let schedule = self.find_schedule(tenant, id).await?;
+        let run_id = RunId::generate();
+        let event = ExtractorEvent::Manual(ManualRun {
+            tenant_id: tenant.clone(),
+            schedule_id: schedule.id.clone(),
+            run_id: run_id.clone(),
+            requested_at: Utc::now(),
+        });
+        let payload = serde_json::to_vec(&event).map_err(|_| ApiError::internal())?;
+        self.invoker
+            .invoke_async(&self.config.extractor_function_arn, payload)
+            .await?;
+        tracing::info!(schedule_id = %schedule.id, run_id = %run_id, "manual run requested");
+        Ok(RunAccepted {
+            run_id: run_id.to_string(),
+        })
+    }
+
+    pub async fn runs(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<ListView<RunView>, ApiError> {
+        let schedule = self.find_schedule(tenant, id).await?;
+        Ok(list_view(
+            self.store.runs(tenant, &schedule.id, page).await?,
+        ))
+    }
+
+    /// A malformed id is as unknown as a foreign one: 404.
+    async fn find_connection(&self, tenant: &TenantId, id: &str) -> Result<Connection, ApiError> {
+        let id: ConnectionId = id.parse().map_err(|_| ApiError::not_found("connection"))?;
+        self.store
+            .connection(tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection"))
+    }
+
+    async fn find_schedule(&self, tenant: &TenantId, id: &str) -> Result<Schedule, ApiError> {
+        let id: ScheduleId = id.parse().map_err(|_| ApiError::not_found("schedule"))?;
+        self.store
+            .schedule(tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("schedule"))
+    }
+
+    async fn undo_secret(&self, name: &str) {
+        if let Err(e) = self.secrets.delete_secret(name).await {
+            tracing::error!(secret = %name, error = %e, "could not remove the secret of a connection that was not created");
+        }
+    }
+
+    async fn undo_rule(&self, rule_name: &str, cause: ApiError) -> ApiError {
+        if let Err(e) = self.rules.delete_rule(rule_name).await {
+            tracing::error!(rule = %rule_name, error = %e, "could not remove the rule of a schedule that was not created: orphan rule");
+        }
+        cause
+    }
+
+    async fn restore_rule(&self, old: &Schedule, cause: ApiError) -> ApiError {
+        if let Err(e) = self.rules.put_rule(&rule_spec(old)).await {
+            tracing::error!(rule = %old.rule_name, error = %e, "could not restore the rule after a failed update");
+        }
+        cause
+    }
+}
+
+fn rule_spec(s: &Schedule) -> RuleSpec {
+    RuleSpec {
+        name: s.rule_name.clone(),
+        expression: s.schedule_expression.clone(),
+        enabled: s.enabled,
+        description: s.description.clone().unwrap_or_else(|| {
+            format!(
+                "adpipe schedule {} ({} {})",
+                s.id, s.platform, s.report.level
+            )
+        }),
+        tenant_id: s.tenant_id.clone(),
+        schedule_id: s.id.clone(),
+    }
+}
+
+fn expression(raw: &str) -> Result<ScheduleExpression, FieldError> {
+    raw.parse()
+        .map_err(|e: adpipe_domain::ScheduleExpressionError| {
+            FieldError::new("schedule_expression", e.to_string())
+        })
+}
+
+fn not_found_as(e: StoreError, what: &str) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found(what),
+        other => other.into(),
+    }
+}
+
+fn list_view<T, V: From<T>>(page: Page<T>) -> ListView<V> {
+    ListView {
+        items: page.items.into_iter().map(V::from).collect(),
+        next_token: page.last_key.as_deref().map(encode_token),
+    }
+}
+
+/// Free text: trimmed, no control characters, `max` characters at most; empty means absent.
+fn optional_text(
+    value: Option<String>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
+    let Some(text) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > max {
+        return Err(FieldError::new(field, format!("at most {max} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "control characters are not allowed"));
+    }
+    Ok(Some(text))
+}
+
+/// Each platform's credentials object: exactly its one token, a non-empty string.
+fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, FieldError> {
+    let name = match platform {
+        Platform::Facebook => "access_token",
+        Platform::GoogleAds | Platform::Youtube => "refresh_token",
+    };
+    if let Some(other) = given.0.keys().find(|k| *k != name) {
+        return Err(FieldError::new(
+            format!("credentials.{other}"),
+            format!("unknown credential; {platform} connections take only `{name}`"),
+        ));
+    }
+    let field = format!("credentials.{name}");
+    let token = match given.0.get(name) {
+        None => return Err(FieldError::new(field, "required")),
+        Some(serde_json::Value::String(t)) => t.trim(),
+        Some(_) => return Err(FieldError::new(field, "must be a string")),
+    };
+    if token.is_empty()
+        || token.len() > MAX_TOKEN_BYTES
+        || token.chars().any(|c| c.is_control() || c == ' ')
+    {
+        return Err(FieldError::new(
+            field,
+            format!("must be a token of 1-{MAX_TOKEN_BYTES} characters without spaces"),
+        ));
+    }
+    let secret = serde_json::json!({ name: token });
+    Ok(SecretValue(secret.to_string()))
+}

@@ -1,0 +1,5 @@
+//! The control table.
+
+pub mod dynamodb;
+
+pub use dynamodb::DynamoControlStore;

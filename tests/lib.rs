@@ -1,0 +1,1 @@
+//! Integration tests live in `tests/`; shared support is the `adpipe-testkit` crate in `support/`.

@@ -1,0 +1,60 @@
+//! Test support for adpipe's integration tests.
+//!
+//! - [`aws()`]: one moto server per test process, with the tables `template.yaml` declares,
+//!   the app-credentials secret and an extractor function; build SDK clients per test with
+//!   [`TestAws::dynamodb`] & co. (never share a client across `#[tokio::test]`s: each test
+//!   has its own runtime and a client's connections die with it).
+//! - [`FaultProxy`]: sits between a client and moto and fails chosen operations.
+//! - [`FakeRuntimeApi`]: the Lambda runtime API, to run a built `bootstrap` binary locally.
+//! - [`unique_tenant`]: tests share one moto, so each works in its own tenant.
+
+mod fault_proxy;
+mod local_aws;
+mod moto;
+mod runtime_api;
+mod server;
+mod template;
+
+use std::path::PathBuf;
+
+pub use fault_proxy::FaultProxy;
+pub use local_aws::{
+    TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, sdk_config, secretsmanager_at,
+};
+pub use runtime_api::{FakeRuntimeApi, Outcome};
+pub use template::template;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tenant id no other test uses: `t-` and 12 lowercase hex digits.
+pub fn unique_tenant() -> String {
+    format!("t-{}", random_suffix(12))
+}
+
+/// `len` (≤ 12) random lowercase hex digits: the head of a UUIDv4, before its version digit.
+pub(crate) fn random_suffix(len: usize) -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..len].to_owned()
+}
+
+/// The workspace root, where `template.yaml` and `.venv` live.
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_are_distinct_and_well_formed() {
+        let (a, b) = (unique_tenant(), unique_tenant());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 14);
+        assert!(a.starts_with("t-"));
+        assert!(
+            a[2..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        );
+    }
+}

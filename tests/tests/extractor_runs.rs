@@ -1,0 +1,369 @@
+//! The extractor's run framework against moto: runs recorded from start to end, windows
+//! from cursor, lookback and backfill, redeliveries and deleted schedules acknowledged.
+
+use std::sync::Mutex;
+
+use adpipe_domain::{AdMetricRow, ExtractorEvent, Platform, RunStatus, Window};
+use adpipe_testkit::{aws, sdk_config};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use extractor::connectors::Connectors;
+use extractor::ports::{Connector, ConnectorError, Job};
+use extractor::{Config, Extractor, Outcome, aws_extractor};
+use serde_json::{Value, json};
+
+use crate::common::{Tenant, event};
+
+fn config() -> Config {
+    let aws = aws();
+    Config::from_lookup(|name| match name {
+        "CONTROL_TABLE" => Some(aws.control_table.clone()),
+        "STAGING_TABLE" => Some(aws.staging_table.clone()),
+        "APP_CREDENTIALS_SECRET" => Some(aws.app_credentials_secret.clone()),
+        _ => None,
+    })
+    .expect("a valid config")
+}
+
+async fn extractor_with(connectors: Connectors) -> Extractor {
+    let mut extractor = aws_extractor(config(), &sdk_config(&aws().endpoint).await);
+    extractor.connectors = connectors;
+    extractor
+}
+
+/// A connector that answers one row per day and remembers the windows it was asked for.
+#[derive(Default)]
+struct ScriptedConnector {
+    asked: Mutex<Vec<Window>>,
+    fail_with: Option<ConnectorError>,
+}
+
+#[async_trait]
+impl Connector for ScriptedConnector {
+    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+        self.asked.lock().unwrap().push(days);
+        if let Some(e) = &self.fail_with {
+            return Err(e.clone());
+        }
+        Ok(days.days().map(|d| row(job, d)).collect())
+    }
+}
+
+fn row(job: &Job, date: NaiveDate) -> AdMetricRow {
+    let c = &job.connection;
+    AdMetricRow {
+        row_key: AdMetricRow::key(
+            c.platform,
+            &c.account_id,
+            job.schedule.report.level,
+            "cmp-1",
+            date,
+        ),
+        tenant_id: c.tenant_id.to_string(),
+        platform: c.platform,
+        connection_id: c.id.to_string(),
+        account_id: c.account_id.clone(),
+        level: job.schedule.report.level,
+        date,
+        campaign_id: Some("cmp-1".into()),
+        campaign_name: Some("Spring".into()),
+        ad_group_id: None,
+        ad_group_name: None,
+        ad_id: None,
+        ad_name: None,
+        currency: Some("EUR".into()),
+        impressions: Some(100),
+        clicks: Some(3),
+        cost_micros: Some(1_230_000),
+        conversions: None,
+        conversion_value: None,
+        video_views: None,
+        extra: None,
+        extracted_at: Utc::now(),
+        run_id: job.run_id.to_string(),
+        schedule_id: job.schedule.id.to_string(),
+    }
+}
+
+/// The rendered scheduled event of `events/`, for this tenant's schedule at `time`.
+fn scheduled(tenant: &str, schedule_id: &str, time: &str, event_id: &str) -> ExtractorEvent {
+    let mut e: Value = event("extractor/scheduled.json");
+    e["tenant_id"] = json!(tenant);
+    e["schedule_id"] = json!(schedule_id);
+    e["scheduled_time"] = json!(time);
+    e["event_id"] = json!(event_id);
+    serde_json::from_value(e).expect("a scheduled event")
+}
+
+fn later() -> DateTime<Utc> {
+    Utc::now() + Duration::minutes(15)
+}
+
+fn finished(outcome: Outcome) -> adpipe_domain::Run {
+    match outcome {
+        Outcome::Finished { run } => run,
+        other => panic!("expected a finished run, got {other:?}"),
+    }
+}
+
+async fn setup(platform: &str, body: Value) -> (Tenant, String) {
+    let t = Tenant::new().await;
+    let conn = t.create_connection(platform).await;
+    let mut body = body;
+    body["connection_id"] = json!(conn);
+    let reply = t.call("POST", "/v1/schedules", Some(body)).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    (t, id)
+}
+
+#[tokio::test]
+async fn a_platform_without_a_connector_records_a_failed_run_the_api_lists() {
+    let (t, sid) = setup("youtube", json!({"schedule_expression": "rate(1 day)"})).await;
+    let extractor = extractor_with(Connectors::default()).await;
+    let event = scheduled(&t.id, &sid, "2026-11-27T06:00:00Z", "ev-1");
+    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("connector not implemented: youtube")
+    );
+
+    let runs = t
+        .call("GET", &format!("/v1/schedules/{sid}/runs"), None)
+        .await;
+    assert_eq!(runs.status, 200);
+    let listed = &runs.body["items"][0];
+    assert_eq!(listed["run_id"], json!(run.run_id.to_string()));
+    assert_eq!(listed["kind"], "scheduled");
+    assert_eq!(listed["status"], "failed");
+    assert_eq!(listed["error"], "connector not implemented: youtube");
+    assert_eq!(
+        listed["window"],
+        json!({"since": "2026-10-28", "until": "2026-11-26"})
+    );
+    assert!(listed["finished_at"].is_string());
+}
+
+#[tokio::test]
+async fn the_first_run_reads_the_backfill_and_later_runs_the_lookback_from_the_cursor() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"lookback_days": 2, "backfill_days": 10}})).await;
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await;
+
+    let first = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-03-11T06:00:00Z", "ev-a"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
+    assert_eq!(
+        first.window,
+        Some(Window {
+            since: d("2026-03-01"),
+            until: d("2026-03-10")
+        })
+    );
+    assert_eq!((first.rows_fetched, first.rows_written), (10, 10));
+
+    let second = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-03-12T06:00:00Z", "ev-b"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        second.window,
+        Some(Window {
+            since: d("2026-03-09"),
+            until: d("2026-03-11")
+        })
+    );
+    let asked: Vec<_> = connector.asked.lock().unwrap().clone();
+    assert_eq!(asked.first().map(|w| w.since), Some(d("2026-03-01")));
+    assert_eq!(asked.last().map(|w| w.until), Some(d("2026-03-11")));
+    assert!(
+        asked
+            .iter()
+            .all(|w| w.len_days() <= extractor::run::CHUNK_DAYS)
+    );
+
+    let staged = aws()
+        .dynamodb()
+        .await
+        .query()
+        .table_name(&aws().staging_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#facebook#act_1234567890", t.id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        staged.count, 11,
+        "one item per day, re-read days overwritten"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_event_of_a_succeeded_run_is_acknowledged_without_a_second_run() {
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 1}}),
+    )
+    .await;
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await;
+    let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-same");
+    assert_eq!(
+        finished(extractor.handle(&event, later()).await.unwrap()).status,
+        RunStatus::Succeeded
+    );
+    let again = extractor.handle(&event, later()).await.unwrap();
+    assert!(matches!(again, Outcome::Acknowledged { .. }), "{again:?}");
+    assert_eq!(connector.asked.lock().unwrap().len(), 1);
+    let runs = t
+        .call("GET", &format!("/v1/schedules/{sid}/runs"), None)
+        .await;
+    assert_eq!(runs.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_for_a_deleted_schedule_is_acknowledged() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)"})).await;
+    assert_eq!(
+        t.call("DELETE", &format!("/v1/schedules/{sid}"), None)
+            .await
+            .status,
+        204
+    );
+    let extractor = extractor_with(Connectors::default()).await;
+    let outcome = extractor
+        .handle(
+            &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-x"),
+            later(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Acknowledged {
+            reason: format!("schedule {sid} not found")
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_fails_with_deadline_and_keeps_the_cursor() {
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 30}}),
+    )
+    .await;
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await;
+    let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-late");
+    let run = finished(extractor.handle(&event, Utc::now()).await.unwrap());
+    assert_eq!(
+        (run.status, run.error.as_deref(), run.rows_written),
+        (RunStatus::Failed, Some("deadline"), 0)
+    );
+    assert!(connector.asked.lock().unwrap().is_empty());
+
+    // The same event, retried with time to spare, resumes the failed run and completes it.
+    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.rows_written, 30);
+}
+
+#[tokio::test]
+async fn an_auth_failure_marks_the_connection_for_reauthorisation() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)"})).await;
+    let connector = ScriptedConnector {
+        fail_with: Some(ConnectorError::Auth("token expired (code 190)".into())),
+        ..Default::default()
+    };
+    let extractor =
+        extractor_with(Connectors::default().with(Platform::Facebook, Box::new(connector))).await;
+    let run = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-auth"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.error.as_deref(), Some("token expired (code 190)"));
+    let schedule = t
+        .call("GET", &format!("/v1/schedules/{sid}"), None)
+        .await
+        .body;
+    let conn = t
+        .call(
+            "GET",
+            &format!(
+                "/v1/connections/{}",
+                schedule["connection_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(conn.body["status"], "reauth_required");
+}
+
+#[tokio::test]
+async fn the_manual_event_of_run_now_parses_and_runs() {
+    let (t, sid) = setup("google_ads", json!({"schedule_expression": "rate(1 day)"})).await;
+    let mut e = event("extractor/manual.json");
+    e["tenant_id"] = json!(t.id);
+    e["schedule_id"] = json!(sid);
+    let event: ExtractorEvent = serde_json::from_value(e).unwrap();
+    let run = finished(
+        extractor_with(Connectors::default())
+            .await
+            .handle(&event, later())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.run_id.as_str(), "run_0192f0e0a1b27c3d8e9f0a1b2c3d4e61");
+    assert_eq!(
+        run.error.as_deref(),
+        Some("connector not implemented: google_ads")
+    );
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Lets a test keep a handle on the connector it hands to the extractor.
+struct SharedConnector(std::sync::Arc<ScriptedConnector>);
+
+#[async_trait]
+impl Connector for SharedConnector {
+    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+        self.0.fetch(job, days).await
+    }
+}

@@ -1,0 +1,14 @@
+//! adpipe's integration tests: the real handlers with real SDK clients against moto over
+//! HTTP, one binary so the suite compiles and links once.
+
+mod common;
+
+mod api_bad_inputs;
+mod api_connections;
+mod api_faults;
+mod api_idempotency;
+mod api_isolation;
+mod api_schedules;
+mod extractor_runs;
+mod openapi;
+mod template_contract;

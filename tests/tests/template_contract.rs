@@ -1,0 +1,111 @@
+//! template.yaml and the code agree: every variable a function reads is in its
+//! Environment, and the tables' keys are the ones the code uses.
+
+use adpipe_testkit::template;
+use serde_yaml::Value;
+
+fn resource(name: &str) -> &'static Value {
+    let r = &template()["Resources"][name];
+    assert!(!r.is_null(), "template.yaml has no {name}");
+    r
+}
+
+fn environment(function: &str) -> Vec<String> {
+    let vars = &resource(function)["Properties"]["Environment"]["Variables"];
+    vars.as_mapping()
+        .unwrap_or_else(|| panic!("{function} has no Environment"))
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_schedule_api_function_sets_every_variable_the_code_reads() {
+    let env = environment("ScheduleApiFunction");
+    for var in schedule_api::Config::VARIABLES {
+        assert!(
+            env.iter().any(|v| v == var),
+            "ScheduleApiFunction lacks {var}"
+        );
+    }
+}
+
+#[test]
+fn the_extractor_function_sets_every_variable_the_code_reads() {
+    let env = environment("ExtractorFunction");
+    for var in extractor::Config::VARIABLES {
+        assert!(
+            env.iter().any(|v| v == var),
+            "ExtractorFunction lacks {var}"
+        );
+    }
+}
+
+#[test]
+fn both_tables_are_keyed_by_pk_and_sk_with_the_ttl_attribute_the_code_writes() {
+    use adpipe_domain::keys::{EXPIRES_AT, PK, SK};
+    for table in ["ControlTable", "StagingTable"] {
+        let props = &resource(table)["Properties"];
+        let keys: Vec<(&str, &str)> = props["KeySchema"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap(),
+                    k["KeyType"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(keys, [(PK, "HASH"), (SK, "RANGE")], "{table}");
+        assert_eq!(
+            props["TimeToLiveSpecification"]["AttributeName"].as_str(),
+            Some(EXPIRES_AT),
+            "{table}"
+        );
+    }
+    let staging = &resource("StagingTable")["Properties"];
+    assert_eq!(
+        staging["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_IMAGE")
+    );
+}
+
+#[test]
+fn functions_build_the_binaries_the_workspace_defines() {
+    for (function, binary) in [
+        ("ScheduleApiFunction", "schedule-api"),
+        ("ExtractorFunction", "extractor"),
+    ] {
+        let metadata = &resource(function)["Metadata"];
+        assert_eq!(
+            metadata["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{function}"
+        );
+        assert_eq!(
+            metadata["BuildProperties"]["Binary"].as_str(),
+            Some(binary),
+            "{function}"
+        );
+    }
+}
+
+#[test]
+fn exactly_one_permission_lets_eventbridge_invoke_the_extractor() {
+    let resources = template()["Resources"].as_mapping().unwrap();
+    let permissions: Vec<&Value> = resources
+        .values()
+        .filter(|r| {
+            r["Type"].as_str() == Some("AWS::Lambda::Permission")
+                && r["Properties"]["Principal"].as_str() == Some("events.amazonaws.com")
+        })
+        .collect();
+    assert_eq!(
+        permissions.len(),
+        1,
+        "one prefix-wide permission, never one per schedule"
+    );
+    let source = serde_yaml::to_string(&permissions[0]["Properties"]["SourceArn"]).unwrap();
+    assert!(source.contains("rule/${RulePrefix}*"), "{source}");
+}
