@@ -1,7 +1,7 @@
 //! Schedules: each is one EventBridge rule with one target, the extractor.
 
-use adpipe_testkit::aws;
-use serde_json::{Value, json};
+use adpipe_testkit::{aws, render_input};
+use serde_json::json;
 
 use crate::common::{Tenant, error_of, event};
 
@@ -27,24 +27,6 @@ async fn rule_and_target(
         .targets
         .unwrap_or_default();
     (rule, targets)
-}
-
-/// Renders an input transformer the way EventBridge does for JSON templates: each
-/// `<name>` becomes the JSON value at its path in the event.
-fn render(
-    template: &str,
-    paths: &std::collections::HashMap<String, String>,
-    event: &Value,
-) -> Value {
-    let mut out = template.to_owned();
-    for (name, path) in paths {
-        let pointer = format!("/{}", path.trim_start_matches("$.").replace('.', "/"));
-        out = out.replace(
-            &format!("<{name}>"),
-            &event.pointer(&pointer).expect("path in event").to_string(),
-        );
-    }
-    serde_json::from_str(&out).expect("the rendered input is JSON")
 }
 
 #[tokio::test]
@@ -73,11 +55,12 @@ async fn creating_a_schedule_creates_its_rule_and_extractor_target_with_the_cont
     let transformer = targets[0]
         .input_transformer()
         .expect("an input transformer");
-    let rendered = render(
+    let rendered = render_input(
         transformer.input_template(),
         transformer.input_paths_map().unwrap(),
         &event("eventbridge/scheduled-event.json"),
-    );
+    )
+    .unwrap();
     assert_eq!(
         rendered,
         json!({"kind": "scheduled", "tenant_id": t.id, "schedule_id": id, "scheduled_time": "2026-11-27T06:00:00Z", "event_id": "89d1a02d-5ec7-412e-82f5-13505f849b41"})

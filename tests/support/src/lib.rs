@@ -8,6 +8,7 @@
 //! - [`FakeRuntimeApi`]: the Lambda runtime API, to run a built `bootstrap` binary locally.
 //! - [`unique_tenant`]: tests share one moto, so each works in its own tenant.
 
+mod eventbridge;
 mod fault_proxy;
 mod local_aws;
 mod moto;
@@ -17,6 +18,7 @@ mod template;
 
 use std::path::PathBuf;
 
+pub use eventbridge::{render_input, scheduled_event};
 pub use fault_proxy::FaultProxy;
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, sdk_config, secretsmanager_at,

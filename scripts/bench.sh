@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make bench`: the figures README "Measured figures" reports.
+#  1. release bootstrap sizes, as `cargo lambda build --release` makes them (x86_64 here)
+#  2. schedule-api init time: spawn -> first /next against a local runtime API, median of 20
+#  3. handler time of POST /v1/schedules with in-memory ports (criterion)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== bootstrap sizes (cargo lambda build --release, x86_64)"
+cargo lambda build --release --bin schedule-api --bin extractor >/dev/null
+for bin in schedule-api extractor; do
+  f="target/lambda/$bin/bootstrap"
+  size=$(stat -c %s "$f"); awk -v b="$bin" -v s="$size" 'BEGIN { printf "%-14s %10d bytes  %5.1f MB\n", b, s, s / 1e6 }'
+done
+
+echo "== schedule-api init time"
+cargo bench -q -p schedule-api --bench init 2>/dev/null | grep -v '^$'
+
+echo "== handler time (criterion; HTML report in target/criterion)"
+cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null | grep -E 'time:|POST' || true

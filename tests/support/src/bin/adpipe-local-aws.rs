@@ -1,0 +1,90 @@
+//! `adpipe-local-aws`: the local AWS of `make demo`, made with the test harness's code.
+//!
+//! - `setup`: creates in the moto at `ADPIPE_TEST_AWS_ENDPOINT` the tables template.yaml
+//!   declares, the app-credentials secret and an extractor function; prints the functions'
+//!   environment as `NAME=value` lines.
+//! - `show-rule NAME`: prints the rule and its targets as moto holds them, as JSON.
+//! - `fire-rule NAME`: prints the input the rule's target gets when EventBridge fires it
+//!   now (moto fires nothing: this renders the stored input transformer).
+//! - `invoke BINARY EVENT_FILE`: runs a built Lambda binary once against a local runtime
+//!   API with the event, prints its answer, stops it (the function's environment is this
+//!   process's).
+
+use adpipe_testkit::aws;
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["setup"] => {
+            let aws = aws();
+            println!("CONTROL_TABLE={}", aws.control_table);
+            println!("STAGING_TABLE={}", aws.staging_table);
+            println!("EXTRACTOR_FUNCTION_ARN={}", aws.extractor_function_arn);
+            println!("APP_CREDENTIALS_SECRET={}", aws.app_credentials_secret);
+            Ok(())
+        }
+        ["show-rule", name] => {
+            let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
+            let rule = eb.describe_rule().name(*name).send().await?;
+            let targets = eb.list_targets_by_rule().rule(*name).send().await?.targets.unwrap_or_default();
+            let targets: Vec<_> = targets
+                .iter()
+                .map(|t| {
+                    let transformer = t.input_transformer();
+                    json!({
+                        "Id": t.id(),
+                        "Arn": t.arn(),
+                        "InputTransformer": transformer.map(|x| json!({
+                            "InputPathsMap": x.input_paths_map(),
+                            "InputTemplate": x.input_template(),
+                        })),
+                    })
+                })
+                .collect();
+            let shown = json!({
+                "Rule": {
+                    "Name": rule.name(),
+                    "Arn": rule.arn(),
+                    "ScheduleExpression": rule.schedule_expression(),
+                    "State": rule.state().map(|s| s.as_str()),
+                    "Description": rule.description(),
+                },
+                "Targets": targets,
+            });
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+            Ok(())
+        }
+        ["fire-rule", name] => {
+            let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
+            let rule = eb.describe_rule().name(*name).send().await?;
+            let targets = eb.list_targets_by_rule().rule(*name).send().await?.targets.unwrap_or_default();
+            let transformer = targets.first().and_then(|t| t.input_transformer()).ok_or("the rule has no target with an input transformer")?;
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let event = adpipe_testkit::scheduled_event(rule.arn().unwrap_or_default(), &now, &uuid::Uuid::new_v4().to_string());
+            let paths = transformer.input_paths_map().cloned().unwrap_or_default();
+            let input = adpipe_testkit::render_input(transformer.input_template(), &paths, &event)?;
+            println!("{}", serde_json::to_string_pretty(&input)?);
+            Ok(())
+        }
+        ["invoke", binary, event_file] => {
+            let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(event_file)?)?;
+            let runtime = adpipe_testkit::FakeRuntimeApi::start(vec![event]).await;
+            let mut child = tokio::process::Command::new(binary).envs(runtime.lambda_env()).kill_on_drop(true).spawn()?;
+            let outcome = runtime.wait_outcome(std::time::Duration::from_secs(120)).await;
+            let _ = child.kill().await;
+            match outcome {
+                Some(adpipe_testkit::Outcome::Response { body, .. }) => println!("{}", serde_json::to_string_pretty(&body)?),
+                other => return Err(format!("the function did not answer: {other:?}").into()),
+            }
+            Ok(())
+        }
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | invoke BINARY EVENT_FILE".into()),
+    }
+}
+
+fn endpoint() -> Result<String, Box<dyn std::error::Error>> {
+    std::env::var("ADPIPE_TEST_AWS_ENDPOINT")
+        .map_err(|_| "set ADPIPE_TEST_AWS_ENDPOINT to moto's URL".into())
+}
