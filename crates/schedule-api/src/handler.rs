@@ -184,13 +184,27 @@ fn in_progress() -> ApiError {
         .with_field("Idempotency-Key")
 }
 
-/// The body's canonical JSON (keys sorted) when it parses, so whitespace and key order
-/// don't make a retry look like another request.
+/// The body's canonical JSON (object keys sorted at every depth) when it parses, so
+/// whitespace and key order don't make a retry look like another request. Sorted by hand:
+/// serde_json keeps insertion order when any crate in the build enables `preserve_order`.
 fn request_digest(body: &[u8]) -> String {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| serde_json::to_vec(&v).ok());
+        .and_then(|v| serde_json::to_vec(&sorted(v)).ok());
     hex(&Sha256::digest(canonical.as_deref().unwrap_or(body)))
+}
+
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -49,7 +49,7 @@ pub struct UpdateSchedule {
     pub description: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ConnectionView {
     pub id: String,
     pub platform: Platform,
@@ -75,14 +75,14 @@ impl From<Connection> for ConnectionView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ReportView {
     pub level: Level,
     pub lookback_days: u16,
     pub backfill_days: u16,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ScheduleView {
     pub id: String,
     pub connection_id: String,
@@ -122,7 +122,7 @@ impl From<Schedule> for ScheduleView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct RunView {
     pub run_id: String,
     pub kind: RunKind,
@@ -152,13 +152,13 @@ impl From<Run> for RunView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ListView<T> {
     pub items: Vec<T>,
     pub next_token: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct RunAccepted {
     pub run_id: String,
 }

@@ -216,11 +216,15 @@ mod tests {
         let error = dynamodb.list_tables().send().await.expect_err("a fault");
         assert_eq!(error.code(), Some("InternalFailure"));
         assert_eq!(error.message(), Some("injected fault"));
-        assert_eq!(proxy.hits(LIST_TABLES), 1, "one request, no retries");
+        assert_eq!(
+            proxy.hits(LIST_TABLES),
+            3,
+            "the SDK's three attempts all fail"
+        );
 
         proxy.heal(LIST_TABLES);
         dynamodb.list_tables().send().await.expect("healed");
-        assert_eq!(proxy.hits(LIST_TABLES), 2);
+        assert_eq!(proxy.hits(LIST_TABLES), 4);
     }
 
     #[tokio::test]
@@ -238,6 +242,10 @@ mod tests {
 
         proxy.heal_path_prefix("/2015-03-31/functions/");
         get_function().await.expect("healed");
-        assert_eq!(proxy.path_hits("/2015-03-31/functions/"), 2);
+        assert_eq!(
+            proxy.path_hits("/2015-03-31/functions/"),
+            4,
+            "three failed attempts, one success"
+        );
     }
 }

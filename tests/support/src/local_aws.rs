@@ -71,15 +71,21 @@ impl TestAws {
 }
 
 /// SDK configuration for a local endpoint: us-east-1, static test credentials, nothing
-/// read from the host's environment or profile (so no IMDS), and **no retries**, so an
-/// injected fault surfaces at once and each call is one request at the [`crate::FaultProxy`].
+/// read from the host's environment or profile (so no IMDS), and the SDK's standard
+/// retries as in production (3 attempts) with a short backoff: moto answers 500 now and
+/// then under concurrent DynamoDB transactions, which a deployed SDK client retries too.
+/// An injected fault is therefore seen up to 3 times at the [`crate::FaultProxy`].
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .empty_test_environment()
         .region(Region::new(REGION))
         .test_credentials()
         .endpoint_url(endpoint)
-        .retry_config(RetryConfig::disabled())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(20)),
+        )
         .load()
         .await
 }

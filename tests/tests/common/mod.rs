@@ -19,6 +19,17 @@ pub fn event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The handlers' logs, shown with a failing test's output.
+pub fn log_to_test_output() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
+    });
+}
+
 /// One tenant's view of the schedule API, with its own rule prefix so what it leaves in
 /// moto can be counted.
 pub struct Tenant {
@@ -40,6 +51,7 @@ impl Tenant {
 
     /// A tenant whose API reaches AWS through `endpoint` (a fault proxy, say).
     pub async fn at(endpoint: &str) -> Self {
+        log_to_test_output();
         let id = unique_tenant();
         let rule_prefix = format!("{}-", &id[..14]);
         let config = Config {

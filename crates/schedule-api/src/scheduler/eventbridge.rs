@@ -156,3 +156,122 @@ impl RuleScheduler for EventBridgeScheduler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use adpipe_domain::ScheduleId;
+    use aws_sdk_eventbridge::operation::delete_rule::DeleteRuleOutput;
+    use aws_sdk_eventbridge::operation::put_rule::PutRuleOutput;
+    use aws_sdk_eventbridge::operation::put_targets::PutTargetsOutput;
+    use aws_sdk_eventbridge::operation::remove_targets::RemoveTargetsOutput;
+    use aws_sdk_eventbridge::types::PutTargetsResultEntry;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use http::StatusCode;
+    use serde_json::json;
+
+    use super::*;
+    use crate::memory::{MemoryInvoker, MemorySecrets, MemoryStore};
+    use crate::views::CreateSchedule;
+    use crate::{Api, Config};
+
+    /// PutTargets answers 200 with `FailedEntryCount` when it refuses a target (moto never
+    /// does): the adapter must not take that for success.
+    fn refused_target() -> aws_smithy_mocks::Rule {
+        mock!(Client::put_targets).then_output(|| {
+            PutTargetsOutput::builder()
+                .failed_entry_count(1)
+                .failed_entries(
+                    PutTargetsResultEntry::builder()
+                        .target_id(EXTRACTOR_TARGET_ID)
+                        .error_code("ConcurrentModificationException")
+                        .error_message("rule is being modified")
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_entry_in_put_targets_is_an_error_naming_its_cause() {
+        let client = mock_client!(aws_sdk_eventbridge, [&refused_target()]);
+        let rule = RuleSpec {
+            name: "adpipe-x".into(),
+            expression: "rate(1 day)".parse().unwrap(),
+            enabled: true,
+            description: "d".into(),
+            tenant_id: "t".parse().unwrap(),
+            schedule_id: ScheduleId::generate(),
+        };
+        let err = EventBridgeScheduler::new(client)
+            .put_extractor_target(&rule, "arn:aws:lambda:us-east-1:1:function:x")
+            .await
+            .unwrap_err();
+        assert_eq!(err.dependency, "EventBridge");
+        assert!(
+            err.detail
+                .contains("ConcurrentModificationException: rule is being modified"),
+            "{}",
+            err.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_target_deletes_the_rule_and_creates_no_schedule() {
+        let put_rule = mock!(Client::put_rule).then_output(|| {
+            PutRuleOutput::builder()
+                .rule_arn("arn:aws:events:us-east-1:1:rule/r")
+                .build()
+        });
+        let remove = mock!(Client::remove_targets)
+            .then_output(|| RemoveTargetsOutput::builder().failed_entry_count(0).build());
+        let delete = mock!(Client::delete_rule).then_output(|| DeleteRuleOutput::builder().build());
+        let refused = refused_target();
+        let client = mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::MatchAny,
+            [&put_rule, &refused, &remove, &delete]
+        );
+        let config = Config::from_lookup(|k| match k {
+            "CONTROL_TABLE" => Some("c".into()),
+            "EXTRACTOR_FUNCTION_ARN" => Some("arn:aws:lambda:us-east-1:1:function:x".into()),
+            _ => None,
+        })
+        .unwrap();
+        let api = Api {
+            config,
+            store: Box::<MemoryStore>::default(),
+            rules: Box::new(EventBridgeScheduler::new(client)),
+            secrets: Box::<MemorySecrets>::default(),
+            invoker: Box::<MemoryInvoker>::default(),
+        };
+        let tenant: TenantId = "t".parse().unwrap();
+        let body = json!({"platform": "facebook", "account_id": "act_1", "credentials": {"access_token": "x"}});
+        let connection = api
+            .create_connection(&tenant, serde_json::from_value(body).unwrap())
+            .await
+            .unwrap();
+        let body: CreateSchedule = serde_json::from_value(
+            json!({"connection_id": connection.id, "schedule_expression": "rate(1 day)"}),
+        )
+        .unwrap();
+        let err = api.create_schedule(&tenant, body).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            (put_rule.num_calls(), delete.num_calls()),
+            (1, 1),
+            "the rule is deleted again"
+        );
+        let page = crate::ports::PageRequest {
+            limit: 10,
+            after: None,
+        };
+        assert!(
+            api.store
+                .schedules(&tenant, &page)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
+}

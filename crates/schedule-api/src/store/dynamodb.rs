@@ -7,7 +7,9 @@ use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
 use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -149,9 +151,7 @@ impl DynamoControlStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("TransactionCanceledException") => {
-                Err(TransactOutcome::ConditionFailed)
-            }
+            Err(err) if condition_cancelled(&err) => Err(TransactOutcome::ConditionFailed),
             Err(err) => Err(TransactOutcome::Failed(unavailable(err))),
         }
     }
@@ -199,6 +199,18 @@ where
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// A transaction cancelled by one of its conditions, as opposed to a conflict with another
+/// transaction or throttling (worth retrying, and never a 404 or 409).
+fn condition_cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
 }
 
 fn epoch_seconds(t: DateTime<Utc>) -> AttributeValue {
