@@ -1,6 +1,7 @@
 //! Configuration, read once at init from the environment (CONTRACT §2).
 
-use thiserror::Error;
+pub use adpipe_domain::config::ConfigError;
+use adpipe_domain::config::Env;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -23,17 +24,6 @@ pub struct PlatformUrls {
     pub youtube_analytics: String,
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name} is malformed: {reason}")]
-    Malformed {
-        name: &'static str,
-        reason: &'static str,
-    },
-}
-
 impl Config {
     /// Every variable the extractor reads in a deployment; template.yaml sets each.
     pub const VARIABLES: &'static [&'static str] = &[
@@ -50,12 +40,9 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let value = |name: &str| get(name).filter(|v| !v.is_empty());
-        let required = |name: &'static str| value(name).ok_or(ConfigError::Missing(name));
-        let or_default =
-            |name: &str, default: &str| value(name).unwrap_or_else(|| default.to_owned());
+        let env = Env(get);
         let url = |name: &'static str, default: &str| {
-            let url = or_default(name, default);
+            let url = env.or(name, default);
             if url.starts_with("https://") || url.starts_with("http://") {
                 Ok(url.trim_end_matches('/').to_owned())
             } else {
@@ -65,7 +52,7 @@ impl Config {
                 })
             }
         };
-        let staging_ttl_days = match value("STAGING_TTL_DAYS") {
+        let staging_ttl_days = match env.get("STAGING_TTL_DAYS") {
             None => 7,
             Some(raw) => raw.parse().ok().filter(|d| (1..=365).contains(d)).ok_or(
                 ConfigError::Malformed {
@@ -75,11 +62,11 @@ impl Config {
             )?,
         };
         Ok(Self {
-            control_table: required("CONTROL_TABLE")?,
-            staging_table: required("STAGING_TABLE")?,
-            secret_prefix: or_default("SECRET_PREFIX", "adpipe/"),
-            rule_prefix: or_default("RULE_PREFIX", "adpipe-"),
-            app_credentials_secret: required("APP_CREDENTIALS_SECRET")?,
+            control_table: env.required("CONTROL_TABLE")?,
+            staging_table: env.required("STAGING_TABLE")?,
+            secret_prefix: env.or("SECRET_PREFIX", "adpipe/"),
+            rule_prefix: env.or("RULE_PREFIX", "adpipe-"),
+            app_credentials_secret: env.required("APP_CREDENTIALS_SECRET")?,
             staging_ttl_days,
             urls: PlatformUrls {
                 facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v24.0")?,

@@ -9,13 +9,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use thiserror::Error;
 
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("DynamoDB: {0}")]
-    Unavailable(String),
-    #[error("a stored item could not be read: {0}")]
-    Corrupt(String),
-}
+/// A failure of DynamoDB (control or staging table).
+pub use adpipe_dynamodb::Failure as StoreError;
 
 /// Why a run could not start.
 #[derive(Debug, PartialEq, Eq)]

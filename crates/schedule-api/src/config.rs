@@ -1,6 +1,7 @@
 //! Configuration, read once at init from the environment (CONTRACT §2).
 
-use thiserror::Error;
+pub use adpipe_domain::config::ConfigError;
+use adpipe_domain::config::Env;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -10,17 +11,6 @@ pub struct Config {
     pub secret_prefix: String,
     pub tenant_claim: String,
     pub app_credentials_secret: Option<String>,
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name} is malformed: {reason}")]
-    Malformed {
-        name: &'static str,
-        reason: &'static str,
-    },
 }
 
 impl Config {
@@ -39,18 +29,8 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let or_default = |name: &str, default: &str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
-
-        let extractor_function_arn = required("EXTRACTOR_FUNCTION_ARN")?;
+        let env = Env(get);
+        let extractor_function_arn = env.required("EXTRACTOR_FUNCTION_ARN")?;
         if !extractor_function_arn.starts_with("arn:")
             || !extractor_function_arn.contains(":function:")
         {
@@ -59,7 +39,7 @@ impl Config {
                 reason: "not a Lambda function ARN",
             });
         }
-        let rule_prefix = or_default("RULE_PREFIX", "adpipe-");
+        let rule_prefix = env.or("RULE_PREFIX", "adpipe-");
         let rule_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
         if rule_prefix.len() > 24 || !rule_prefix.chars().all(rule_char) {
             return Err(ConfigError::Malformed {
@@ -67,7 +47,7 @@ impl Config {
                 reason: "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
             });
         }
-        let secret_prefix = or_default("SECRET_PREFIX", "adpipe/");
+        let secret_prefix = env.or("SECRET_PREFIX", "adpipe/");
         let secret_char = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
         if secret_prefix.len() > 64 || !secret_prefix.chars().all(secret_char) {
             return Err(ConfigError::Malformed {
@@ -76,12 +56,12 @@ impl Config {
             });
         }
         Ok(Self {
-            control_table: required("CONTROL_TABLE")?,
+            control_table: env.required("CONTROL_TABLE")?,
             extractor_function_arn,
             rule_prefix,
             secret_prefix,
-            tenant_claim: or_default("TENANT_CLAIM", "tenant_id"),
-            app_credentials_secret: get("APP_CREDENTIALS_SECRET").filter(|v| !v.is_empty()),
+            tenant_claim: env.or("TENANT_CLAIM", "tenant_id"),
+            app_credentials_secret: env.get("APP_CREDENTIALS_SECRET"),
         })
     }
 }

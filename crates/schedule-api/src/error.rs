@@ -20,6 +20,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<adpipe_dynamodb::Failure> for StoreError {
+    fn from(f: adpipe_dynamodb::Failure) -> Self {
+        match f {
+            adpipe_dynamodb::Failure::Unavailable(detail) => Self::Unavailable(detail),
+            adpipe_dynamodb::Failure::Corrupt(detail) => Self::Corrupt(detail),
+        }
+    }
+}
+
 /// A failure of EventBridge, Secrets Manager or Lambda: named for the answer the client gets.
 #[derive(Debug, Error)]
 #[error("{dependency}: {detail}")]

@@ -2,14 +2,13 @@
 //! `UnprocessedItems` with backoff until every row is written or the run fails — never a
 //! silent loss.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
-use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
+use adpipe_domain::keys::{self, EXPIRES_AT};
+use adpipe_dynamodb::{Item, to_item, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use crate::ports::{Staging, StoreError};
@@ -32,12 +31,9 @@ impl DynamoStaging {
         }
     }
 
-    fn item(&self, row: &AdMetricRow) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(row).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    fn item(&self, row: &AdMetricRow) -> Result<Item, StoreError> {
         let (pk, sk) = keys::staging_key(&row.tenant_id, row);
-        item.insert(PK.to_owned(), AttributeValue::S(pk));
-        item.insert(SK.to_owned(), AttributeValue::S(sk));
+        let mut item = to_item(row, pk, sk)?;
         let expires = (row.extracted_at + self.ttl).timestamp();
         item.insert(
             EXPIRES_AT.to_owned(),
@@ -57,7 +53,7 @@ impl DynamoStaging {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+                .map_err(unavailable)?;
             requests = out
                 .unprocessed_items
                 .and_then(|mut m| m.remove(&self.table))

@@ -1,19 +1,15 @@
 //! [`RunStore`] on DynamoDB, with the key layout of `adpipe_domain::keys`.
 
-use std::collections::HashMap;
-
-use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
+use adpipe_domain::keys::{self, EXPIRES_AT, PK};
 use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
+use adpipe_dynamodb::{Item, is_condition_failure, key, to_item, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::ports::{RunStore, StartRefused, StoreError};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Run records are history: they leave the table after this long.
 const RUN_RETENTION: Duration = Duration::days(90);
@@ -36,54 +32,21 @@ impl DynamoRunStore {
         pk: String,
         sk: String,
     ) -> Result<Option<T>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item
-            .map(|item| {
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .transpose()
+        adpipe_dynamodb::get(&self.client, &self.table, pk, sk).await
     }
 
     fn run_item(&self, run: &Run) -> Result<Item, StoreError> {
-        let mut item: Item =
-            serde_dynamo::to_item(run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        item.extend(key(
+        let mut item = to_item(
+            run,
             keys::runs_pk(&run.tenant_id, &run.schedule_id),
             keys::run_sk(&run.run_id),
-        ));
+        )?;
         item.insert(
             EXPIRES_AT.to_owned(),
             AttributeValue::N((run.started_at + RUN_RETENTION).timestamp().to_string()),
         );
         Ok(item)
     }
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(pk)),
-        (SK.to_owned(), AttributeValue::S(sk)),
-    ])
-}
-
-fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    StoreError::Unavailable(DisplayErrorContext(err).to_string())
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[derive(serde::Deserialize)]

@@ -1,24 +1,20 @@
 //! [`ControlStore`] on DynamoDB, with the key layout of `adpipe_domain::keys`.
 //! Records go through `serde_dynamo`; conditions keep every write honest under concurrency.
 
-use std::collections::HashMap;
-
 use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
 use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
+use adpipe_dynamodb::{Item, from_item, is_condition_failure, key, to_item, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::StoreError;
 use crate::ports::{ControlStore, IdempotencyRecord, Page, PageRequest, StoredResponse};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Counts the schedules that use a connection, so a connection in use cannot be deleted.
 const SCHEDULE_COUNT: &str = "schedule_count";
@@ -41,16 +37,7 @@ impl DynamoControlStore {
         pk: String,
         sk: String,
     ) -> Result<Option<T>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(from_item).transpose()
+        Ok(adpipe_dynamodb::get(&self.client, &self.table, pk, sk).await?)
     }
 
     async fn exists(&self, pk: String, sk: String) -> Result<bool, StoreError> {
@@ -152,7 +139,7 @@ impl DynamoControlStore {
         {
             Ok(_) => Ok(()),
             Err(err) if condition_cancelled(&err) => Err(TransactOutcome::ConditionFailed),
-            Err(err) => Err(TransactOutcome::Failed(unavailable(err))),
+            Err(err) => Err(TransactOutcome::Failed(unavailable(err).into())),
         }
     }
 
@@ -169,36 +156,6 @@ impl DynamoControlStore {
 enum TransactOutcome {
     ConditionFailed,
     Failed(StoreError),
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(pk)),
-        (SK.to_owned(), AttributeValue::S(sk)),
-    ])
-}
-
-fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    item.extend(key(pk, sk));
-    Ok(item)
-}
-
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    StoreError::Unavailable(DisplayErrorContext(err).to_string())
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 /// A transaction cancelled by one of its conditions, as opposed to a conflict with another
@@ -240,7 +197,7 @@ impl ControlStore for DynamoControlStore {
             Err(e) if is_condition_failure(&e) => {
                 Err(StoreError::Conflict("connection id exists".into()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e).into()),
         }
     }
 
@@ -291,7 +248,7 @@ impl ControlStore for DynamoControlStore {
             Err(e) if is_condition_failure(&e) => Err(self
                 .explain(pk, sk, "connection is used by schedules; delete them first")
                 .await),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e).into()),
         }
     }
 
@@ -369,7 +326,7 @@ impl ControlStore for DynamoControlStore {
                     "the schedule was changed by another request; read it and try again",
                 )
                 .await),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e).into()),
         }
     }
 
@@ -438,7 +395,7 @@ impl ControlStore for DynamoControlStore {
             Err(e) if is_condition_failure(&e) => {
                 Err(StoreError::Conflict("Idempotency-Key in use".into()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e).into()),
         }
     }
 
@@ -512,9 +469,9 @@ fn idempotency_item(tenant: &TenantId, record: &IdempotencyRecord) -> Result<Ite
         response_body: record.response.as_ref().map(|r| r.body.clone()),
         expires_at: record.expires_at.timestamp(),
     };
-    to_item(
+    Ok(to_item(
         &stored,
         keys::tenant_pk(tenant),
         keys::idempotency_sk(&record.key_digest),
-    )
+    )?)
 }
