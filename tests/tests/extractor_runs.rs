@@ -8,7 +8,7 @@ use adpipe_testkit::{aws, sdk_config};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use extractor::connectors::Connectors;
-use extractor::ports::{Connector, ConnectorError, Job};
+use extractor::ports::{Connector, ConnectorError, Job, RunStore, StartRefused};
 use extractor::{Config, Extractor, Outcome, aws_extractor};
 use serde_json::{Value, json};
 
@@ -366,4 +366,55 @@ impl Connector for SharedConnector {
     async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
         self.0.fetch(job, days).await
     }
+}
+
+#[tokio::test]
+async fn a_run_left_running_by_a_dead_process_is_started_again_by_its_redelivery() {
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 2}}),
+    )
+    .await;
+    let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-crash");
+    // A process that died mid-run 20 minutes ago left this record behind.
+    let dead = adpipe_domain::Run {
+        run_id: event.run_id(),
+        tenant_id: t.id.parse().unwrap(),
+        schedule_id: sid.parse().unwrap(),
+        kind: adpipe_domain::RunKind::Scheduled,
+        status: RunStatus::Running,
+        window: None,
+        rows_fetched: 0,
+        rows_written: 0,
+        started_at: Utc::now() - Duration::minutes(20),
+        finished_at: None,
+        error: None,
+    };
+    let store =
+        extractor::store::DynamoRunStore::new(aws().dynamodb().await, aws().control_table.clone());
+    assert_eq!(store.start_run(&dead).await.unwrap(), Ok(()));
+
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = extractor_with(
+        Connectors::default().with(Platform::Facebook, Box::new(SharedConnector(connector))),
+    )
+    .await;
+    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    assert_eq!(run.status, RunStatus::Succeeded);
+
+    // Even long after, a succeeded run is never started again.
+    let done_long_ago = adpipe_domain::Run {
+        started_at: Utc::now() - Duration::hours(2),
+        ..run.clone()
+    };
+    store.finish_run(&done_long_ago).await.unwrap();
+    let again = adpipe_domain::Run {
+        started_at: Utc::now(),
+        status: RunStatus::Running,
+        ..run
+    };
+    assert_eq!(
+        store.start_run(&again).await.unwrap(),
+        Err(StartRefused::AlreadyRecorded)
+    );
 }

@@ -32,8 +32,8 @@ pub trait RunStore: Send + Sync {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<Connection>, StoreError>;
-    /// Records the run as running, unless it is already running or succeeded
-    /// (a failed run may be started again).
+    /// Records the run as running, unless it is already running or succeeded (a failed run,
+    /// or one left `running` by a process that died, may be started again).
     async fn start_run(&self, run: &Run) -> Result<Result<(), StartRefused>, StoreError>;
     /// Records the run's end: status, counts, window, error.
     async fn finish_run(&self, run: &Run) -> Result<(), StoreError>;

@@ -11,6 +11,11 @@ use serde::de::DeserializeOwned;
 
 use crate::ports::{RunStore, StartRefused, StoreError};
 
+/// A run still `running` this long after it started died with its process (Lambda stops
+/// every invocation by 15 minutes): its redelivered event may start it again.
+const LEASE_UNTIL: &str = "lease_until";
+const LEASE: Duration = Duration::minutes(15);
+
 /// Run records are history: they leave the table after this long.
 const RUN_RETENTION: Duration = Duration::days(90);
 
@@ -44,6 +49,10 @@ impl DynamoRunStore {
         item.insert(
             EXPIRES_AT.to_owned(),
             AttributeValue::N((run.started_at + RUN_RETENTION).timestamp().to_string()),
+        );
+        item.insert(
+            LEASE_UNTIL.to_owned(),
+            AttributeValue::N((run.started_at + LEASE).timestamp().to_string()),
         );
         Ok(item)
     }
@@ -80,10 +89,18 @@ impl RunStore for DynamoRunStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.run_item(run)?))
-            .condition_expression("attribute_not_exists(#pk) OR #status = :failed")
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #status = :failed OR (#status = :running AND #lease < :now)",
+            )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lease", LEASE_UNTIL)
             .expression_attribute_values(":failed", AttributeValue::S("failed".into()))
+            .expression_attribute_values(":running", AttributeValue::S("running".into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(Utc::now().timestamp().to_string()),
+            )
             .send()
             .await;
         match result {
