@@ -1,5 +1,6 @@
 //! Init time of the release `schedule-api` binary: from spawn to its first
 //! `GET /runtime/invocation/next` against a local runtime API, median of 20 spawns.
+//! `ADPIPE_INIT_BIN` measures another build of it instead (e.g. another opt-level).
 
 use std::time::{Duration, Instant};
 
@@ -9,11 +10,13 @@ const SPAWNS: usize = 20;
 
 #[tokio::main]
 async fn main() {
+    let binary = std::env::var("ADPIPE_INIT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_schedule-api").to_owned());
     let mut times = Vec::with_capacity(SPAWNS);
     for _ in 0..SPAWNS {
         let runtime = FakeRuntimeApi::start(vec![]).await;
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_schedule-api"))
+        let mut child = tokio::process::Command::new(&binary)
             .env_clear()
             .envs(runtime.lambda_env())
             .env("CONTROL_TABLE", "control")
