@@ -7,6 +7,7 @@ use adpipe_domain::{AdMetricRow, ExtractorEvent, Platform, RunStatus, Window};
 use adpipe_testkit::{aws, sdk_config};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use extractor::connectors::Connectors;
 use extractor::ports::{Connector, ConnectorError, Job, RunStore, StartRefused};
 use extractor::{Config, Extractor, Outcome, aws_extractor};
@@ -31,15 +32,26 @@ async fn extractor_with(connectors: Connectors) -> Extractor {
     extractor
 }
 
-/// A connector that answers one row per day and remembers the windows it was asked for.
+/// A connector that answers one row per day and remembers the windows it was asked for
+/// and the token it was given.
 #[derive(Default)]
 struct ScriptedConnector {
     asked: Mutex<Vec<Window>>,
+    tokens: Mutex<Vec<String>>,
     fail_with: Option<ConnectorError>,
+    time_zone: Option<Tz>,
 }
 
 #[async_trait]
 impl Connector for ScriptedConnector {
+    async fn time_zone(&self, job: &Job) -> Result<Tz, ConnectorError> {
+        self.tokens
+            .lock()
+            .unwrap()
+            .push(job.credentials.token.clone());
+        Ok(self.time_zone.unwrap_or(Tz::UTC))
+    }
+
     async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
         self.asked.lock().unwrap().push(days);
         if let Some(e) = &self.fail_with {
@@ -363,6 +375,10 @@ struct SharedConnector(std::sync::Arc<ScriptedConnector>);
 
 #[async_trait]
 impl Connector for SharedConnector {
+    async fn time_zone(&self, job: &Job) -> Result<Tz, ConnectorError> {
+        self.0.time_zone(job).await
+    }
+
     async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
         self.0.fetch(job, days).await
     }
@@ -417,4 +433,124 @@ async fn a_run_left_running_by_a_dead_process_is_started_again_by_its_redelivery
         store.start_run(&again).await.unwrap(),
         Err(StartRefused::AlreadyRecorded)
     );
+}
+
+#[tokio::test]
+async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 3}}),
+    )
+    .await;
+    let connector = std::sync::Arc::new(ScriptedConnector {
+        time_zone: Some(Tz::America__Los_Angeles),
+        ..Default::default()
+    });
+    let extractor = extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await;
+    // 03:00 UTC on March 11 is still March 10 in Los Angeles: yesterday there is March 9.
+    let run = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-03-11T03:00:00Z", "ev-tz"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        run.window,
+        Some(Window {
+            since: d("2026-03-07"),
+            until: d("2026-03-09")
+        })
+    );
+    assert_eq!(
+        connector.tokens.lock().unwrap().as_slice(),
+        ["EAAB-test-token"],
+        "the connection's own token, read from its secret"
+    );
+
+    let schedule = t
+        .call("GET", &format!("/v1/schedules/{sid}"), None)
+        .await
+        .body;
+    let connection_id = schedule["connection_id"].as_str().unwrap();
+    let item = aws()
+        .dynamodb()
+        .await
+        .get_item()
+        .table_name(&aws().control_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", t.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONNECTION#{connection_id}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["time_zone"].as_s().unwrap(), "America/Los_Angeles");
+
+    finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-03-12T03:00:00Z", "ev-tz-2"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        connector.tokens.lock().unwrap().len(),
+        1,
+        "asked once, then read from the connection"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_whose_secret_is_gone_fails_its_run_naming_the_secret() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)"})).await;
+    let schedule = t
+        .call("GET", &format!("/v1/schedules/{sid}"), None)
+        .await
+        .body;
+    let secret = format!(
+        "adpipe/{}/{}",
+        t.id,
+        schedule["connection_id"].as_str().unwrap()
+    );
+    aws()
+        .secretsmanager()
+        .await
+        .delete_secret()
+        .secret_id(&secret)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let extractor = extractor_with(
+        Connectors::default().with(Platform::Facebook, Box::new(ScriptedConnector::default())),
+    )
+    .await;
+    let run = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-03-11T06:00:00Z", "ev-nosecret"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.unwrap();
+    assert!(error.starts_with("credentials: Secrets Manager"), "{error}");
+    assert!(!error.contains("EAAB-test-token"));
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connectors;
 pub mod ports;
 pub mod run;
+pub mod secrets;
 pub mod staging;
 pub mod store;
 
@@ -21,6 +22,10 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
         store: Box::new(store::DynamoRunStore::new(
             dynamodb.clone(),
             config.control_table.clone(),
+        )),
+        secrets: Box::new(secrets::SecretsManagerSource::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.app_credentials_secret.clone(),
         )),
         staging: Box::new(staging::DynamoStaging::new(
             dynamodb,

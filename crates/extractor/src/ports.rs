@@ -6,7 +6,9 @@ use adpipe_domain::{
     AdMetricRow, Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId, Window,
 };
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
 use thiserror::Error;
 
 /// A failure of DynamoDB (control or staging table).
@@ -50,6 +52,13 @@ pub trait RunStore: Send + Sync {
         schedule: &ScheduleId,
         next_day: NaiveDate,
     ) -> Result<(), StoreError>;
+    /// Remembers the ad account's time zone on its connection.
+    async fn set_time_zone(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        time_zone: &str,
+    ) -> Result<(), StoreError>;
     /// The platform refused the credentials: the client must connect again.
     async fn mark_reauth_required(
         &self,
@@ -68,15 +77,20 @@ pub trait Staging: Send + Sync {
 /// How a platform call failed, which decides what the run does next.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ConnectorError {
-    /// Throttling, 5xx, timeouts: worth retrying later.
+    /// Throttling, 5xx, timeouts that outlasted the connector's own retries: a later run
+    /// will try again.
     #[error("{0}")]
     Retryable(String),
     /// The platform refused the credentials: the connection needs re-authorisation.
     #[error("{0}")]
     Auth(String),
-    /// A bad request or bad data: retrying the same call will not help.
+    /// A bad request or bad data: retrying the same call will not help. The message names
+    /// the field at fault when the platform's data is malformed.
     #[error("{0}")]
     Permanent(String),
+    /// Waiting any longer (backoff, an asynchronous report) would outlive the invocation.
+    #[error("deadline")]
+    Deadline,
 }
 
 /// What a connector needs to know of one run.
@@ -85,10 +99,69 @@ pub struct Job {
     pub connection: Connection,
     pub schedule: Schedule,
     pub run_id: adpipe_domain::RunId,
+    pub credentials: Credentials,
+    /// When the connector must have returned: retries and polling stop before it.
+    pub deadline: DateTime<Utc>,
 }
 
-/// One ad platform: reads a connection's report for a range of days as normalized rows.
+/// One ad platform: reads a connection's report as normalized rows (CONTRACT §5).
 #[async_trait]
 pub trait Connector: Send + Sync {
+    /// The ad account's time zone: a run's window ends yesterday there.
+    async fn time_zone(&self, job: &Job) -> Result<Tz, ConnectorError>;
+    /// Every row of `days` at the schedule's level, each day complete, or an error.
     async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError>;
+}
+
+/// A connection's token and the platform app's credentials. `Debug` shows no value.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// The connection's `access_token` (Facebook) or `refresh_token` (Google, YouTube).
+    pub token: String,
+    pub app: AppCredentials,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
+/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
+#[derive(Clone, Default, Deserialize)]
+pub struct AppCredentials {
+    pub google: Option<GoogleApp>,
+    pub facebook: Option<FacebookApp>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct GoogleApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub developer_token: String,
+    pub login_customer_id: Option<String>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct FacebookApp {
+    pub app_id: String,
+    pub app_secret: String,
+}
+
+/// Why credentials could not be read. Messages name secrets, never their values.
+#[derive(Debug, Error)]
+pub enum SecretError {
+    #[error("Secrets Manager: {0}")]
+    Unavailable(String),
+    #[error("secret {name} is malformed: {reason}")]
+    Malformed { name: String, reason: String },
+}
+
+/// Secrets Manager, as runs read it.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The connection's token from its secret (`access_token` or `refresh_token`).
+    async fn connection_token(&self, connection: &Connection) -> Result<String, SecretError>;
+    /// The platform app credentials, read once per process.
+    async fn app_credentials(&self) -> Result<AppCredentials, SecretError>;
 }

@@ -3,10 +3,8 @@
 //! chunk by chunk, stages the rows and advances the cursor over each chunk fully written,
 //! and stops cleanly before the invocation's deadline.
 
-use std::time::Duration;
-
 use adpipe_domain::keys;
-use adpipe_domain::{ExtractorEvent, Run, RunKind, RunStatus, Window};
+use adpipe_domain::{Connection, ExtractorEvent, Run, RunKind, RunStatus, Window};
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -14,17 +12,21 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::connectors::Connectors;
-use crate::ports::{ConnectorError, Job, RunStore, Staging, StartRefused, StoreError};
+use crate::ports::{
+    Connector, ConnectorError, Credentials, Job, RunStore, SecretSource, Staging, StartRefused,
+    StoreError,
+};
 
 /// Days fetched and staged before the cursor moves: a deadline loses at most one chunk.
 pub const CHUNK_DAYS: u64 = 7;
 /// Time kept back before the deadline to record the run's end.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+pub const DEADLINE_MARGIN: chrono::Duration = chrono::Duration::seconds(20);
 
 pub struct Extractor {
     pub config: Config,
     pub store: Box<dyn RunStore>,
     pub staging: Box<dyn Staging>,
+    pub secrets: Box<dyn SecretSource>,
     pub connectors: Connectors,
 }
 
@@ -64,12 +66,6 @@ impl Extractor {
                 reason: format!("connection {} not found", schedule.connection_id),
             });
         };
-        let tz = connection
-            .time_zone
-            .as_deref()
-            .and_then(|z| z.parse::<Tz>().ok())
-            .unwrap_or(Tz::UTC);
-        let cursor = self.store.cursor(tenant, schedule_id).await?;
         let run = Run {
             run_id: event.run_id(),
             tenant_id: tenant.clone(),
@@ -79,7 +75,7 @@ impl Extractor {
                 ExtractorEvent::Manual(_) => RunKind::Manual,
             },
             status: RunStatus::Running,
-            window: Window::for_run(event.reference_time(), tz, cursor, &schedule.report),
+            window: None,
             rows_fetched: 0,
             rows_written: 0,
             started_at: Utc::now(),
@@ -97,20 +93,25 @@ impl Extractor {
             connection,
             schedule,
             run_id: run.run_id.clone(),
+            credentials: Credentials::default(),
+            deadline: deadline - DEADLINE_MARGIN,
         };
-        self.execute(job, run, deadline).instrument(span).await
+        self.execute(job, run, event.reference_time())
+            .instrument(span)
+            .await
     }
 
     async fn execute(
         &self,
-        job: Job,
+        mut job: Job,
         mut run: Run,
-        deadline: DateTime<Utc>,
+        reference: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
-        let result = self.extract(&job, &mut run, deadline).await;
+        let result = self.extract(&mut job, &mut run, reference).await;
         run.finished_at = Some(Utc::now());
         match result {
             Ok(()) => run.status = RunStatus::Succeeded,
+            Err(RunError::Store(e)) => return Err(e),
             Err(error) => {
                 run.status = RunStatus::Failed;
                 run.error = Some(error.message());
@@ -128,21 +129,28 @@ impl Extractor {
 
     async fn extract(
         &self,
-        job: &Job,
+        job: &mut Job,
         run: &mut Run,
-        deadline: DateTime<Utc>,
+        reference: DateTime<Utc>,
     ) -> Result<(), RunError> {
+        let connector = self.connectors.get(job.connection.platform);
+        if connector.is_some() {
+            job.credentials = self.credentials(&job.connection).await?;
+        }
+        let tz = self.time_zone(job, connector).await?;
+        let cursor = self
+            .store
+            .cursor(&job.connection.tenant_id, &job.schedule.id)
+            .await
+            .map_err(RunError::Store)?;
+        run.window = Window::for_run(reference, tz, cursor, &job.schedule.report);
         let Some(window) = run.window else {
             return Ok(());
         };
-        let platform = job.connection.platform;
-        let connector = self
-            .connectors
-            .get(platform)
-            .ok_or(RunError::NotImplemented(platform))?;
+        let connector = connector.ok_or(RunError::NotImplemented(job.connection.platform))?;
         for chunk in chunks(window, CHUNK_DAYS) {
-            if Utc::now() + DEADLINE_MARGIN >= deadline {
-                return Err(RunError::Deadline);
+            if Utc::now() >= job.deadline {
+                return Err(RunError::Connector(ConnectorError::Deadline));
             }
             let rows = connector
                 .fetch(job, chunk)
@@ -158,14 +166,55 @@ impl Extractor {
         }
         Ok(())
     }
+
+    async fn credentials(&self, connection: &Connection) -> Result<Credentials, RunError> {
+        let token = self.secrets.connection_token(connection).await;
+        let app = self.secrets.app_credentials().await;
+        match (token, app) {
+            (Ok(token), Ok(app)) => Ok(Credentials { token, app }),
+            (Err(e), _) | (_, Err(e)) => Err(RunError::Credentials(e.to_string())),
+        }
+    }
+
+    /// The account's time zone: as stored on the connection, else learned from the
+    /// platform and stored; UTC for a platform without a connector.
+    async fn time_zone(
+        &self,
+        job: &mut Job,
+        connector: Option<&dyn Connector>,
+    ) -> Result<Tz, RunError> {
+        if let Some(tz) = job
+            .connection
+            .time_zone
+            .as_deref()
+            .and_then(|z| z.parse::<Tz>().ok())
+        {
+            return Ok(tz);
+        }
+        let Some(connector) = connector else {
+            return Ok(Tz::UTC);
+        };
+        let tz = connector
+            .time_zone(job)
+            .await
+            .map_err(RunError::Connector)?;
+        self.store
+            .set_time_zone(&job.connection.tenant_id, &job.connection.id, tz.name())
+            .await
+            .map_err(RunError::Store)?;
+        job.connection.time_zone = Some(tz.name().to_owned());
+        Ok(tz)
+    }
 }
 
 #[derive(Debug)]
 enum RunError {
     NotImplemented(adpipe_domain::Platform),
+    Credentials(String),
     Connector(ConnectorError),
     Staging(StoreError),
-    Deadline,
+    /// The control table failed: not the run's fault; the event is retried.
+    Store(StoreError),
 }
 
 impl RunError {
@@ -173,9 +222,10 @@ impl RunError {
     fn message(&self) -> String {
         match self {
             RunError::NotImplemented(p) => format!("connector not implemented: {p}"),
+            RunError::Credentials(e) => format!("credentials: {e}"),
+            RunError::Store(e) => e.to_string(),
             RunError::Connector(e) => e.to_string(),
             RunError::Staging(e) => format!("staging failed: {e}"),
-            RunError::Deadline => "deadline".to_owned(),
         }
     }
 }

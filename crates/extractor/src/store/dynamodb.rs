@@ -161,6 +161,33 @@ impl RunStore for DynamoRunStore {
         }
     }
 
+    async fn set_time_zone(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        time_zone: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(tenant),
+                keys::connection_sk(connection),
+            )))
+            .update_expression("SET time_zone = :tz")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":tz", AttributeValue::S(time_zone.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn mark_reauth_required(
         &self,
         tenant: &TenantId,

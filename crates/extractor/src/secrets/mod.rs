@@ -1,0 +1,5 @@
+//! Credentials.
+
+pub mod secretsmanager;
+
+pub use secretsmanager::SecretsManagerSource;
