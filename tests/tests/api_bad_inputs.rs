@@ -332,6 +332,17 @@ async fn every_bad_input_answers_its_documented_error_and_leaves_nothing_behind(
             Some("report.level"),
         ),
         case(
+            "conversion action types with spaces",
+            post(
+                &t,
+                scheds,
+                with_report(json!({"conversion_action_types": ["a purchase"]})),
+            ),
+            400,
+            "invalid_request",
+            Some("report.conversion_action_types"),
+        ),
+        case(
             "unknown report field",
             post(&t, scheds, with_report(json!({"metrics": ["spend"]}))),
             400,

@@ -218,3 +218,22 @@ async fn runs_of_a_new_schedule_list_empty() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, json!({"items": [], "next_token": null}));
 }
+
+#[tokio::test]
+async fn a_facebook_schedule_counts_the_conversion_action_types_it_names() {
+    let t = Tenant::new().await;
+    let conn = t.create_connection("facebook").await;
+    let types = json!(["offsite_conversion.fb_pixel_purchase", "omni_purchase"]);
+    let body = json!({"connection_id": conn, "schedule_expression": "rate(1 day)", "report": {"conversion_action_types": types}});
+    let reply = t.call("POST", "/v1/schedules", Some(body)).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["report"]["conversion_action_types"], types);
+    let google = t.create_connection("google_ads").await;
+    let body = json!({"connection_id": google, "schedule_expression": "rate(1 day)", "report": {"conversion_action_types": ["purchase"]}});
+    let reply = t.call("POST", "/v1/schedules", Some(body)).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["error"]["field"],
+        "report.conversion_action_types"
+    );
+}

@@ -51,6 +51,10 @@ pub struct ReportSpec {
     pub lookback_days: u16,
     /// Days before today that the first run reads.
     pub backfill_days: u16,
+    /// Facebook action types counted as conversions (and their values); empty means the
+    /// connector's documented default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversion_action_types: Vec<String>,
 }
 
 /// The `report` object of a request: every field optional, unknown fields refused.
@@ -60,6 +64,7 @@ pub struct ReportSpecInput {
     pub level: Option<Level>,
     pub lookback_days: Option<i64>,
     pub backfill_days: Option<i64>,
+    pub conversion_action_types: Option<Vec<String>>,
 }
 
 impl ReportSpec {
@@ -79,6 +84,7 @@ impl ReportSpec {
             level,
             lookback_days,
             backfill_days: Self::DEFAULT_BACKFILL_DAYS,
+            conversion_action_types: Vec::new(),
         }
     }
 
@@ -117,7 +123,38 @@ impl ReportSpec {
                 "report.backfill_days",
                 Self::MAX_BACKFILL_DAYS,
             )?,
+            conversion_action_types: match &input.conversion_action_types {
+                None => self.conversion_action_types.clone(),
+                Some(types) => action_types(platform, types)?,
+            },
         })
+    }
+}
+
+/// Facebook action types (`purchase`, `offsite_conversion.fb_pixel_purchase`, …): at most
+/// 20, each 1-100 characters of a-z, 0-9, '_', '.'; empty restores the default.
+fn action_types(platform: Platform, types: &[String]) -> Result<Vec<String>, FieldError> {
+    const FIELD: &str = "report.conversion_action_types";
+    if platform != Platform::Facebook && !types.is_empty() {
+        return Err(FieldError::new(
+            FIELD,
+            "only facebook schedules count conversions by action type",
+        ));
+    }
+    if types.len() > 20 {
+        return Err(FieldError::new(FIELD, "at most 20 action types"));
+    }
+    let valid = |t: &String| {
+        (1..=100).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+    };
+    match types.iter().find(|t| !valid(t)) {
+        Some(bad) => Err(FieldError::new(
+            FIELD,
+            format!("'{bad}' is not an action type: 1-100 characters of a-z, 0-9, '_', '.'"),
+        )),
+        None => Ok(types.to_vec()),
     }
 }
 
@@ -177,9 +214,9 @@ mod tests {
             (None, Some(-5), "report.backfill_days"),
         ] {
             let input = ReportSpecInput {
-                level: None,
                 lookback_days: lookback,
                 backfill_days: backfill,
+                ..Default::default()
             };
             assert_eq!(
                 ReportSpec::resolve(Platform::GoogleAds, &input)
@@ -198,6 +235,7 @@ mod tests {
                 level: Some(Level::Ad),
                 lookback_days: Some(7),
                 backfill_days: Some(365),
+                conversion_action_types: Some(vec!["purchase".into()]),
             },
         )
         .unwrap();
@@ -215,8 +253,43 @@ mod tests {
             ReportSpec {
                 level: Level::Ad,
                 lookback_days: 0,
-                backfill_days: 365
+                backfill_days: 365,
+                conversion_action_types: vec!["purchase".into()],
             }
+        );
+    }
+
+    #[test]
+    fn conversion_action_types_are_facebooks_and_well_formed() {
+        let with = |types: &[&str]| ReportSpecInput {
+            conversion_action_types: Some(types.iter().map(|t| t.to_string()).collect()),
+            ..Default::default()
+        };
+        let ok = ReportSpec::resolve(
+            Platform::Facebook,
+            &with(&["offsite_conversion.fb_pixel_purchase"]),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.conversion_action_types,
+            ["offsite_conversion.fb_pixel_purchase"]
+        );
+        for (platform, types) in [
+            (Platform::GoogleAds, &["purchase"][..]),
+            (Platform::Facebook, &["Purchase"][..]),
+            (Platform::Facebook, &[""][..]),
+            (Platform::Facebook, &["a b"][..]),
+        ] {
+            let err = ReportSpec::resolve(platform, &with(types)).unwrap_err();
+            assert_eq!(
+                err.field, "report.conversion_action_types",
+                "{platform} {types:?}"
+            );
+        }
+        let cleared = ok.updated(Platform::Facebook, &with(&[])).unwrap();
+        assert!(
+            cleared.conversion_action_types.is_empty(),
+            "empty restores the default"
         );
     }
 }

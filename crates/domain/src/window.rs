@@ -52,6 +52,7 @@ mod tests {
             level: Level::Campaign,
             lookback_days: lookback,
             backfill_days: backfill,
+            conversion_action_types: Vec::new(),
         }
     }
 

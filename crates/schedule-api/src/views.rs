@@ -80,6 +80,8 @@ pub struct ReportView {
     pub level: Level,
     pub lookback_days: u16,
     pub backfill_days: u16,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conversion_action_types: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +104,7 @@ impl From<Schedule> for ScheduleView {
             level,
             lookback_days,
             backfill_days,
+            conversion_action_types,
         } = s.report;
         Self {
             id: s.id.to_string(),
@@ -111,6 +114,7 @@ impl From<Schedule> for ScheduleView {
                 level,
                 lookback_days,
                 backfill_days,
+                conversion_action_types,
             },
             enabled: s.enabled,
             description: s.description,
