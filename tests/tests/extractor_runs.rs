@@ -554,3 +554,55 @@ async fn a_connection_whose_secret_is_gone_fails_its_run_naming_the_secret() {
     assert!(error.starts_with("credentials: Secrets Manager"), "{error}");
     assert!(!error.contains("EAAB-test-token"));
 }
+
+#[tokio::test]
+async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_records() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 5, "lookback_days": 5}})).await;
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = extractor_with(
+        Connectors::default().with(Platform::Facebook, Box::new(SharedConnector(connector))),
+    )
+    .await;
+    let prefix = format!("{}#", t.id);
+    let first = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-04-06T06:00:00Z", "ev-1"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!((first.rows_fetched, first.rows_written), (5, 5));
+    let records_after_first = aws().staging_stream_records(&prefix).await.unwrap().len();
+    assert_eq!(records_after_first, 5, "one INSERT per new row");
+
+    // The next day re-reads the same five days (lookback 5), unchanged, plus one new day.
+    let second = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-04-07T06:00:00Z", "ev-2"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        second.window,
+        Some(Window {
+            since: d("2026-04-01"),
+            until: d("2026-04-06")
+        })
+    );
+    assert_eq!(
+        (second.rows_fetched, second.rows_written),
+        (6, 1),
+        "only the new day is written"
+    );
+    let records = aws().staging_stream_records(&prefix).await.unwrap();
+    assert_eq!(
+        records.len(),
+        records_after_first + 1,
+        "unchanged rows emit no stream records"
+    );
+}

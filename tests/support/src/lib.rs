@@ -14,6 +14,7 @@ mod local_aws;
 mod moto;
 mod runtime_api;
 mod server;
+mod streams;
 mod template;
 
 use std::path::PathBuf;

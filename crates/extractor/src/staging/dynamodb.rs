@@ -1,25 +1,44 @@
-//! [`Staging`] on DynamoDB: BatchWriteItem in chunks of 25 (the API's limit), retrying
-//! `UnprocessedItems` with backoff until every row is written or the run fails — never a
-//! silent loss.
+//! [`Staging`] on DynamoDB. Each row is one item keyed by tenant, platform, account,
+//! level, entity and day (`adpipe_domain::keys::staging_key`), so a re-extracted day
+//! overwrites its row. A row whose `content_hash` equals the stored one is not written
+//! again: re-reading a 28-day lookback every day costs reads, no writes, and emits no
+//! stream records. Writes go in BatchWriteItem chunks of 25 (the API's limit), a few at a
+//! time, and `UnprocessedItems`/`UnprocessedKeys` are retried with backoff until done or
+//! the run fails — never a silent loss.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
-use adpipe_domain::keys::{self, EXPIRES_AT};
-use adpipe_dynamodb::{Item, to_item, unavailable};
+use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
+use adpipe_dynamodb::{Item, key, to_item, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::ports::{Staging, StoreError};
 
-const BATCH: usize = 25;
+pub const CONTENT_HASH: &str = "content_hash";
+/// BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys.
+const WRITE_BATCH: usize = 25;
+const READ_BATCH: usize = 100;
+/// Batches in flight at once: enough to hide latency, few enough not to self-throttle.
+const CONCURRENCY: usize = 4;
 const MAX_ATTEMPTS: u32 = 8;
 
 pub struct DynamoStaging {
     client: Client,
     table: String,
     ttl: chrono::Duration,
+    backoff: Duration,
+}
+
+/// A row as the item it becomes, with its key and hash.
+struct Staged {
+    key: (String, String),
+    hash: String,
+    item: Item,
 }
 
 impl DynamoStaging {
@@ -28,25 +47,97 @@ impl DynamoStaging {
             client,
             table: table.into(),
             ttl: chrono::Duration::days(i64::from(ttl_days)),
+            backoff: Duration::from_millis(50),
         }
     }
 
-    fn item(&self, row: &AdMetricRow) -> Result<Item, StoreError> {
+    /// The first wait of the retry backoff (doubling up to 64×); tests make it short.
+    pub fn with_backoff(mut self, first: Duration) -> Self {
+        self.backoff = first;
+        self
+    }
+
+    fn staged(&self, row: &AdMetricRow) -> Result<Staged, StoreError> {
         let (pk, sk) = keys::staging_key(&row.tenant_id, row);
-        let mut item = to_item(row, pk, sk)?;
+        let hash = row.content_hash();
+        let mut item = to_item(row, pk.clone(), sk.clone())?;
+        item.insert(CONTENT_HASH.to_owned(), AttributeValue::S(hash.clone()));
         let expires = (row.extracted_at + self.ttl).timestamp();
         item.insert(
             EXPIRES_AT.to_owned(),
             AttributeValue::N(expires.to_string()),
         );
-        Ok(item)
+        Ok(Staged {
+            key: (pk, sk),
+            hash,
+            item,
+        })
+    }
+
+    async fn pause(&self, attempt: u32) {
+        if attempt > 0 {
+            tokio::time::sleep(self.backoff * (1 << attempt.min(6))).await;
+        }
+    }
+
+    /// Keys (of these, at most 100) whose stored item has this hash already.
+    async fn unchanged(&self, batch: &[Staged]) -> Result<HashSet<(String, String)>, StoreError> {
+        let wanted: HashMap<(String, String), &str> = batch
+            .iter()
+            .map(|s| (s.key.clone(), s.hash.as_str()))
+            .collect();
+        let mut keys: Vec<Item> = batch
+            .iter()
+            .map(|s| key(s.key.0.clone(), s.key.1.clone()))
+            .collect();
+        let mut same = HashSet::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            self.pause(attempt).await;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .projection_expression("#pk, #sk, #hash")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_names("#hash", CONTENT_HASH)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(pk), Some(sk), Some(hash)) = (text(PK), text(SK), text(CONTENT_HASH)) {
+                    if wanted.get(&(pk.clone(), sk.clone())) == Some(&hash.as_str()) {
+                        same.insert((pk, sk));
+                    }
+                }
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(same);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{} keys still unprocessed by BatchGetItem after {MAX_ATTEMPTS} attempts",
+            keys.len()
+        )))
     }
 
     async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
-            }
+            self.pause(attempt).await;
             let out = self
                 .client
                 .batch_write_item()
@@ -61,30 +152,210 @@ impl DynamoStaging {
             if requests.is_empty() {
                 return Ok(());
             }
+            tracing::debug!(
+                unprocessed = requests.len(),
+                attempt,
+                "BatchWriteItem left items unprocessed"
+            );
         }
         Err(StoreError::Unavailable(format!(
-            "{} items still unprocessed after {MAX_ATTEMPTS} attempts",
+            "{} items still unprocessed by BatchWriteItem after {MAX_ATTEMPTS} attempts",
             requests.len()
         )))
     }
 }
 
+fn put(item: Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
 #[async_trait]
 impl Staging for DynamoStaging {
     async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError> {
-        for chunk in rows.chunks(BATCH) {
-            let requests = chunk
-                .iter()
-                .map(|row| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(self.item(row)?))
-                        .build();
-                    let put = put.map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            self.write_batch(requests).await?;
+        // One item per key, the last row winning: a batch may not name a key twice.
+        let mut staged: Vec<Staged> = Vec::with_capacity(rows.len());
+        let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let s = self.staged(row)?;
+            match position.get(&s.key) {
+                Some(&i) => staged[i] = s,
+                None => {
+                    position.insert(s.key.clone(), staged.len());
+                    staged.push(s);
+                }
+            }
         }
-        Ok(rows.len() as u64)
+        // Futures collected first: a closure over borrowed chunks trips async_trait's Send.
+        let lookups: Vec<_> = staged
+            .chunks(READ_BATCH)
+            .map(|b| self.unchanged(b))
+            .collect();
+        let unchanged: HashSet<(String, String)> = stream::iter(lookups)
+            .buffer_unordered(CONCURRENCY)
+            .try_fold(HashSet::new(), |mut all, same| async move {
+                all.extend(same);
+                Ok(all)
+            })
+            .await?;
+        let changed: Vec<Item> = staged
+            .into_iter()
+            .filter(|s| !unchanged.contains(&s.key))
+            .map(|s| s.item)
+            .collect();
+        let written = changed.len() as u64;
+        let mut batches = Vec::new();
+        let mut items = changed.into_iter().peekable();
+        while items.peek().is_some() {
+            let batch = items
+                .by_ref()
+                .take(WRITE_BATCH)
+                .map(put)
+                .collect::<Result<Vec<_>, _>>()?;
+            batches.push(batch);
+        }
+        let writes: Vec<_> = batches.into_iter().map(|b| self.write_batch(b)).collect();
+        stream::iter(writes)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use adpipe_domain::{Level, Platform};
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use chrono::{NaiveDate, Utc};
+
+    use super::*;
+
+    fn rows(n: u32) -> Vec<AdMetricRow> {
+        (0..n)
+            .map(|i| {
+                let date =
+                    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(u64::from(i));
+                AdMetricRow {
+                    row_key: AdMetricRow::key(
+                        Platform::Facebook,
+                        "act_1",
+                        Level::Campaign,
+                        "c1",
+                        date,
+                    ),
+                    tenant_id: "t".into(),
+                    platform: Platform::Facebook,
+                    connection_id: "con_1".into(),
+                    account_id: "act_1".into(),
+                    level: Level::Campaign,
+                    date,
+                    campaign_id: Some("c1".into()),
+                    campaign_name: None,
+                    ad_group_id: None,
+                    ad_group_name: None,
+                    ad_id: None,
+                    ad_name: None,
+                    currency: None,
+                    impressions: Some(i64::from(i)),
+                    clicks: None,
+                    cost_micros: None,
+                    conversions: None,
+                    conversion_value: None,
+                    video_views: None,
+                    extra: None,
+                    extracted_at: Utc::now(),
+                    run_id: "run_1".into(),
+                    schedule_id: "sch_1".into(),
+                }
+            })
+            .collect()
+    }
+
+    fn sort_keys(requests: &[WriteRequest]) -> Vec<String> {
+        requests
+            .iter()
+            .filter_map(|r| r.put_request.as_ref()?.item.get(SK)?.as_s().ok().cloned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn unprocessed_items_are_sent_again_until_every_row_is_written() {
+        let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = sent.clone();
+        let staging_of = |r: &AdMetricRow| keys::staging_key(&r.tenant_id, r);
+        let all = rows(30);
+        let (pk, first_sk) = staging_of(&all[0]);
+        let leftover = put(key(pk, first_sk.clone())).unwrap();
+        let nothing_stored =
+            mock!(Client::batch_get_item).then_output(|| BatchGetItemOutput::builder().build());
+        let writes = mock!(Client::batch_write_item)
+            .match_requests(move |req| {
+                let items = req
+                    .request_items()
+                    .and_then(|m| m.values().next())
+                    .cloned()
+                    .unwrap_or_default();
+                seen.lock().unwrap().extend(sort_keys(&items));
+                true
+            })
+            .sequence()
+            .output(move || {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("staging", vec![leftover.clone()])
+                    .build()
+            })
+            .output(|| BatchWriteItemOutput::builder().build())
+            .times(2)
+            .build();
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&nothing_stored, &writes]
+        );
+        let staging =
+            DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
+
+        assert_eq!(staging.write(&all).await.unwrap(), 30);
+        assert_eq!(writes.num_calls(), 3, "two batches, one retry");
+        let sent = sent.lock().unwrap();
+        let distinct: HashSet<&String> = sent.iter().collect();
+        assert_eq!(distinct.len(), 30, "every row reached DynamoDB");
+        assert_eq!(
+            sent.iter().filter(|k| **k == first_sk).count(),
+            2,
+            "the unprocessed item went twice"
+        );
+    }
+
+    #[tokio::test]
+    async fn items_left_unprocessed_past_the_attempts_fail_the_write() {
+        let all = rows(1);
+        let (pk, sk) = keys::staging_key("t", &all[0]);
+        let stuck = put(key(pk, sk)).unwrap();
+        let nothing_stored =
+            mock!(Client::batch_get_item).then_output(|| BatchGetItemOutput::builder().build());
+        let never = mock!(Client::batch_write_item).then_output(move || {
+            BatchWriteItemOutput::builder()
+                .unprocessed_items("staging", vec![stuck.clone()])
+                .build()
+        });
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&nothing_stored, &never]
+        );
+        let staging =
+            DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
+        let err = staging.write(&all).await.unwrap_err();
+        assert!(err.to_string().contains("still unprocessed"), "{err}");
+        assert_eq!(never.num_calls(), MAX_ATTEMPTS as usize);
     }
 }
