@@ -40,6 +40,8 @@ struct ScriptedConnector {
     tokens: Mutex<Vec<String>>,
     fail_with: Option<ConnectorError>,
     time_zone: Option<Tz>,
+    /// Every n-th fetch runs into the invocation's deadline.
+    deadline_every: Option<usize>,
 }
 
 #[async_trait]
@@ -53,7 +55,14 @@ impl Connector for ScriptedConnector {
     }
 
     async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
-        self.asked.lock().unwrap().push(days);
+        let calls = {
+            let mut asked = self.asked.lock().unwrap();
+            asked.push(days);
+            asked.len()
+        };
+        if self.deadline_every.is_some_and(|n| calls % n == 0) {
+            return Err(ConnectorError::Deadline);
+        }
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
@@ -605,4 +614,90 @@ async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_record
         records_after_first + 1,
         "unchanged rows emit no stream records"
     );
+}
+
+async fn staged_days(tenant: &str) -> Vec<String> {
+    let mut days = Vec::new();
+    let mut start = None;
+    loop {
+        let out = aws()
+            .dynamodb()
+            .await
+            .query()
+            .table_name(&aws().staging_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "{tenant}#facebook#act_1234567890"
+                )),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        days.extend(
+            out.items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.get("date")?.as_s().ok().cloned()),
+        );
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return days;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or_holes() {
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 1095, "lookback_days": 0}})).await;
+    // Each invocation manages 40 chunks (280 days) before its deadline.
+    let connector = std::sync::Arc::new(ScriptedConnector {
+        deadline_every: Some(41),
+        ..Default::default()
+    });
+    let extractor = extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await;
+    let mut outcomes = Vec::new();
+    for attempt in 0..10 {
+        let run = finished(
+            extractor
+                .handle(
+                    &scheduled(
+                        &t.id,
+                        &sid,
+                        "2026-06-01T06:00:00Z",
+                        &format!("ev-{attempt}"),
+                    ),
+                    later(),
+                )
+                .await
+                .unwrap(),
+        );
+        outcomes.push((run.status, run.error.clone(), run.rows_written));
+        if run.status == RunStatus::Succeeded {
+            break;
+        }
+        assert_eq!(run.error.as_deref(), Some("deadline"));
+    }
+    assert_eq!(
+        outcomes.len(),
+        4,
+        "280 + 280 + 280 + 255 days: {outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().map(|o| o.2).sum::<u64>(),
+        1095,
+        "each day written once"
+    );
+    let mut days = staged_days(&t.id).await;
+    days.sort();
+    days.dedup();
+    assert_eq!(days.len(), 1095, "no hole");
+    assert_eq!(days.first().map(String::as_str), Some("2023-06-02"));
+    assert_eq!(days.last().map(String::as_str), Some("2026-05-31"));
 }
