@@ -9,6 +9,7 @@
 //! - [`unique_tenant`]: tests share one moto, so each works in its own tenant.
 
 mod eventbridge;
+mod fake_graph;
 mod fault_proxy;
 mod local_aws;
 mod moto;
@@ -20,6 +21,7 @@ mod template;
 use std::path::PathBuf;
 
 pub use eventbridge::{render_input, scheduled_event};
+pub use fake_graph::{DEMO_ACCOUNT, DEMO_TIME_ZONE, FakeGraphApi};
 pub use fault_proxy::FaultProxy;
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, sdk_config, secretsmanager_at,

@@ -6,6 +6,8 @@
 //! - `show-rule NAME`: prints the rule and its targets as moto holds them, as JSON.
 //! - `fire-rule NAME`: prints the input the rule's target gets when EventBridge fires it
 //!   now (moto fires nothing: this renders the stored input transformer).
+//! - `staged TENANT`: the staging table's rows of a tenant, counted per platform,
+//!   campaign and day, with their impressions, clicks and spend.
 //! - `invoke BINARY EVENT_FILE`: runs a built Lambda binary once against a local runtime
 //!   API with the event, prints its answer, stops it (the function's environment is this
 //!   process's).
@@ -56,6 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", serde_json::to_string_pretty(&shown)?);
             Ok(())
         }
+        ["staged", tenant] => staged(tenant).await,
         ["fire-rule", name] => {
             let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
             let rule = eb.describe_rule().name(*name).send().await?;
@@ -80,11 +83,76 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | invoke BINARY EVENT_FILE".into()),
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT | invoke BINARY EVENT_FILE".into()),
     }
 }
 
 fn endpoint() -> Result<String, Box<dyn std::error::Error>> {
     std::env::var("ADPIPE_TEST_AWS_ENDPOINT")
         .map_err(|_| "set ADPIPE_TEST_AWS_ENDPOINT to moto's URL".into())
+}
+
+/// Prints the tenant's staged rows per platform, campaign and day (a Scan: demo-sized data).
+async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use std::collections::BTreeMap;
+    let client = adpipe_testkit::dynamodb_at(&endpoint()?).await;
+    let table = std::env::var("STAGING_TABLE").map_err(|_| "set STAGING_TABLE")?;
+    let mut summary: BTreeMap<(String, String, String), (u64, i64, i64, i64)> = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(&table)
+            .filter_expression("begins_with(pk, :tenant)")
+            .expression_attribute_values(":tenant", AttributeValue::S(format!("{tenant}#")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in out.items.unwrap_or_default() {
+            let text = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let number = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            let campaign = match text("campaign_name") {
+                name if name.is_empty() => text("campaign_id"),
+                name => name,
+            };
+            let entry = summary
+                .entry((text("platform"), campaign, text("date")))
+                .or_default();
+            entry.0 += 1;
+            entry.1 += number("impressions");
+            entry.2 += number("clicks");
+            entry.3 += number("cost_micros");
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    println!(
+        "{:<11} {:<28} {:<10} {:>5} {:>11} {:>7} {:>12}",
+        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
+    );
+    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in &summary {
+        let spend = format!(
+            "{}.{:02}",
+            micros / 1_000_000,
+            (micros % 1_000_000) / 10_000
+        );
+        println!(
+            "{platform:<11} {campaign:<28} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>12}"
+        );
+    }
+    println!("{} staged rows", summary.values().map(|v| v.0).sum::<u64>());
+    Ok(())
 }

@@ -1,0 +1,344 @@
+//! A Graph API (Marketing API insights) on loopback serving one demo ad account, in
+//! Meta's documented wire format: the account's `timezone_name`/`currency`, synchronous
+//! insights with cursor paging, and asynchronous report runs. Numbers are a pure function
+//! of (entity, day), so every fetch of a day answers the same — as Meta does once a day
+//! has settled.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::server::{Body, Server};
+
+pub const DEMO_ACCOUNT: &str = "act_1234567890";
+pub const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
+const VERSION: &str = "v24.0";
+const CAMPAIGNS: [(&str, &str); 3] = [
+    ("120210000000000001", "Spring Sale"),
+    ("120210000000000002", "Brand Awareness"),
+    ("120210000000000003", "Retargeting"),
+];
+
+/// The fake Graph API; its [`url`](Self::url) is what `FACEBOOK_GRAPH_URL` takes.
+pub struct FakeGraphApi {
+    server: Server,
+}
+
+impl FakeGraphApi {
+    pub async fn start() -> FakeGraphApi {
+        let state = Arc::new(State::default());
+        let handler_state = state.clone();
+        let server = Server::start(move |req| {
+            let state = handler_state.clone();
+            async move { state.answer(req).await }
+        })
+        .await;
+        let api = FakeGraphApi { server };
+        let _ = state.base.set(api.url());
+        api
+    }
+
+    /// `http://127.0.0.1:PORT/v24.0`
+    pub fn url(&self) -> String {
+        format!("http://{}/{VERSION}", self.server.addr())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// This server's own URL: `paging.next` links point back at it.
+    base: OnceLock<String>,
+    next_report: AtomicU64,
+    reports: std::sync::Mutex<HashMap<String, HashMap<String, String>>>,
+}
+
+impl State {
+    async fn answer(&self, req: Request<Incoming>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req
+            .uri()
+            .path()
+            .trim_start_matches(&format!("/{VERSION}/"))
+            .to_owned();
+        let mut params: HashMap<String, String> =
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        if method == Method::POST {
+            if let Ok(body) = req.into_body().collect().await {
+                params.extend(form_urlencoded::parse(&body.to_bytes()).into_owned());
+            }
+        }
+        if !params.contains_key("access_token") {
+            return error(
+                400,
+                190,
+                "An active access token must be used to query information about the current user.",
+            );
+        }
+        let segments: Vec<&str> = path.split('/').collect();
+        match (method, segments.as_slice()) {
+            (Method::GET, [account]) if *account == DEMO_ACCOUNT => ok(json!({
+                "id": DEMO_ACCOUNT, "timezone_name": DEMO_TIME_ZONE, "currency": "USD", "account_id": &DEMO_ACCOUNT[4..]
+            })),
+            (Method::GET, [account, "insights"]) if *account == DEMO_ACCOUNT => {
+                self.insights_page(&params, &format!("{account}/insights"))
+            }
+            (Method::POST, [account, "insights"]) if *account == DEMO_ACCOUNT => {
+                let id = format!(
+                    "{}",
+                    6_000_000_000_000_000 + self.next_report.fetch_add(1, Ordering::Relaxed)
+                );
+                self.reports
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone(), params);
+                ok(json!({"report_run_id": id}))
+            }
+            (Method::GET, [report]) => match self.report(report) {
+                Some(_) => ok(
+                    json!({"id": report, "async_status": "Job Completed", "async_percent_completion": 100}),
+                ),
+                None => error(400, 100, "Unsupported get request."),
+            },
+            (Method::GET, [report, "insights"]) => match self.report(report) {
+                Some(mut original) => {
+                    original.extend(
+                        params
+                            .into_iter()
+                            .filter(|(k, _)| k == "after" || k == "limit"),
+                    );
+                    self.insights_page(&original, &format!("{report}/insights"))
+                }
+                None => error(400, 100, "Unsupported get request."),
+            },
+            _ => error(400, 100, "Unsupported get request."),
+        }
+    }
+
+    fn report(&self, id: &str) -> Option<HashMap<String, String>> {
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// One page of rows, `limit` long, continuing after the `after` cursor.
+    fn insights_page(&self, params: &HashMap<String, String>, path: &str) -> Response<Body> {
+        let Some((since, until)) = time_range(params) else {
+            return error(
+                400,
+                100,
+                "(#100) time_range must be a JSON object with since and until",
+            );
+        };
+        let level = params
+            .get("level")
+            .map(String::as_str)
+            .unwrap_or("campaign");
+        let rows = rows(level, since, until);
+        let limit: usize = params
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25)
+            .clamp(1, 5000);
+        let start: usize = params
+            .get("after")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        let end = (start + limit).min(rows.len());
+        let mut paging =
+            json!({"cursors": {"before": start.to_string(), "after": end.to_string()}});
+        if end < rows.len() {
+            let mut next: HashMap<String, String> = params.clone();
+            next.insert("after".into(), end.to_string());
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(next.iter())
+                .finish();
+            let base = self.base.get().map(String::as_str).unwrap_or_default();
+            paging["next"] = json!(format!("{base}/{path}?{query}"));
+        }
+        ok(json!({"data": rows[start.min(end)..end], "paging": paging}))
+    }
+}
+
+fn time_range(params: &HashMap<String, String>) -> Option<(NaiveDate, NaiveDate)> {
+    let range: Value = serde_json::from_str(params.get("time_range")?).ok()?;
+    let day = |k: &str| range.get(k)?.as_str()?.parse::<NaiveDate>().ok();
+    Some((day("since")?, day("until")?))
+}
+
+/// The demo account's rows at `level` for each day: 3 campaigns, 2 ad sets each, 2 ads each.
+fn rows(level: &str, since: NaiveDate, until: NaiveDate) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut day = since;
+    while day <= until {
+        for (c, (campaign_id, campaign_name)) in CAMPAIGNS.iter().enumerate() {
+            let entities: Vec<Value> = match level {
+                "adset" | "ad" => (1..=2)
+                    .flat_map(|a| {
+                        let adset = json!({"adset_id": format!("{campaign_id}{a}"), "adset_name": format!("{campaign_name} / set {a}")});
+                        let ads: Vec<Value> = if level == "ad" {
+                            (1..=2)
+                                .map(|n| {
+                                    let mut v = adset.clone();
+                                    v["ad_id"] = json!(format!("{campaign_id}{a}{n}"));
+                                    v["ad_name"] = json!(format!("{campaign_name} / set {a} / ad {n}"));
+                                    v
+                                })
+                                .collect()
+                        } else {
+                            vec![adset]
+                        };
+                        ads
+                    })
+                    .collect(),
+                _ => vec![json!({})],
+            };
+            let share = entities.len() as u64;
+            for (e, mut entity) in entities.into_iter().enumerate() {
+                let seed = seed(c as u64, e as u64, day);
+                let impressions = (2_000 + seed % 8_000) / share;
+                let clicks = impressions * (10 + seed % 30) / 1_000;
+                let spend_cents = clicks * (40 + seed % 80);
+                let purchases = clicks / 25;
+                let purchase_cents = purchases * 4_250;
+                entity["campaign_id"] = json!(campaign_id);
+                entity["campaign_name"] = json!(campaign_name);
+                let metrics = json!({
+                    "account_currency": "USD",
+                    "impressions": impressions.to_string(),
+                    "clicks": clicks.to_string(),
+                    "spend": format!("{}.{:02}", spend_cents / 100, spend_cents % 100),
+                    "reach": (impressions * 8 / 10).to_string(),
+                    "frequency": "1.25",
+                    "actions": [
+                        {"action_type": "link_click", "value": clicks.to_string()},
+                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": purchases.to_string()},
+                        {"action_type": "video_view", "value": (impressions / 7).to_string()}
+                    ],
+                    "action_values": [
+                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)}
+                    ],
+                    "video_play_actions": [{"action_type": "video_view", "value": (impressions / 7).to_string()}],
+                    "date_start": day.to_string(),
+                    "date_stop": day.to_string(),
+                });
+                if let (Some(target), Some(source)) = (entity.as_object_mut(), metrics.as_object())
+                {
+                    target.extend(source.clone());
+                }
+                out.push(entity);
+            }
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    out
+}
+
+fn seed(campaign: u64, entity: u64, day: NaiveDate) -> u64 {
+    let d = day.num_days_from_ce() as u64;
+    (campaign * 7_919 + entity * 104_729 + d * 1_299_709).wrapping_mul(2_654_435_761) % 1_000_003
+}
+
+fn ok(body: Value) -> Response<Body> {
+    respond(StatusCode::OK, body)
+}
+
+fn error(status: u16, code: u32, message: &str) -> Response<Body> {
+    let body = json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfGhIjK"}});
+    respond(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
+    )
+}
+
+fn respond(status: StatusCode, body: Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(url: &str) -> Value {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_follow_to_every_row_of_the_range() {
+        let graph = FakeGraphApi::start().await;
+        let range =
+            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-03"}"#)
+                .collect::<String>();
+        let mut url = Some(format!(
+            "{}/{DEMO_ACCOUNT}/insights?access_token=t&level=ad&time_increment=1&limit=5&time_range={range}",
+            graph.url()
+        ));
+        let mut rows = Vec::new();
+        while let Some(next) = url {
+            let page = get(&next).await;
+            rows.extend(page["data"].as_array().unwrap().clone());
+            url = page["paging"]["next"].as_str().map(str::to_owned);
+        }
+        assert_eq!(
+            rows.len(),
+            3 * 3 * 2 * 2,
+            "3 days x 3 campaigns x 2 ad sets x 2 ads"
+        );
+        let mut keys: Vec<_> = rows
+            .iter()
+            .map(|r| (r["ad_id"].to_string(), r["date_start"].to_string()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), rows.len(), "no row twice");
+    }
+
+    #[tokio::test]
+    async fn a_day_answers_the_same_numbers_every_time() {
+        let graph = FakeGraphApi::start().await;
+        let range =
+            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-01"}"#)
+                .collect::<String>();
+        let url = format!(
+            "{}/{DEMO_ACCOUNT}/insights?access_token=t&time_range={range}",
+            graph.url()
+        );
+        assert_eq!(get(&url).await["data"], get(&url).await["data"]);
+        let no_token = get(&format!(
+            "{}/{DEMO_ACCOUNT}?fields=timezone_name",
+            graph.url()
+        ))
+        .await;
+        assert_eq!(no_token["error"]["code"], 190);
+    }
+}
