@@ -98,7 +98,9 @@ async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
     use std::collections::BTreeMap;
     let client = adpipe_testkit::dynamodb_at(&endpoint()?).await;
     let table = std::env::var("STAGING_TABLE").map_err(|_| "set STAGING_TABLE")?;
-    let mut summary: BTreeMap<(String, String, String), (u64, i64, i64, i64)> = BTreeMap::new();
+    // (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
+    type Day = (String, String, String);
+    let mut summary: BTreeMap<Day, (u64, i64, i64, i64)> = BTreeMap::new();
     let mut start = None;
     loop {
         let out = client
