@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`: adpipe's control plane on loopback, with moto as local AWS.
-# Starts moto and the schedule API in local mode (a fixed demo tenant stands in for API
-# Gateway's JWT check), connects a Facebook ad account, schedules a daily extraction,
-# shows the EventBridge rule and target moto now holds, fires the rule the way EventBridge
-# would (moto fires nothing) into the real extractor binary through a local Lambda runtime
-# API, and lists the schedule's runs.
+# `make demo`: adpipe's main job on loopback, with moto as local AWS and a local Graph API
+# serving a demo Facebook ad account (3 campaigns, every day).
+# Starts moto, the fake Graph API and the schedule API in local mode (a fixed demo tenant
+# stands in for API Gateway's JWT check); connects the ad account; schedules a daily
+# extraction; shows the EventBridge rule and target moto now holds; fires the rule the way
+# EventBridge would (moto fires nothing) into the real extractor binary through a local
+# Lambda runtime API; prints the run and the staged rows per campaign and day; fires it
+# again to show an unchanged window writes nothing.
 # Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,7 +27,8 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 say "building (debug) the local API and the local AWS helper"
-cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws -p extractor --bin extractor
+cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws \
+  --bin adpipe-fake-platforms -p extractor --bin extractor
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 moto_port="$(free_port)"
@@ -35,11 +38,19 @@ moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
 wait_http "$ADPIPE_TEST_AWS_ENDPOINT/moto-api/"
 
+say "starting the fake ad platforms (Graph API: demo account act_1234567890)"
+"$bin/adpipe-fake-platforms" >"$work/platforms.env" 2>"$work/platforms.log" &
+pids+=($!)
+for _ in $(seq 1 100); do [[ -s "$work/platforms.env" ]] && break; sleep 0.1; done
+cat "$work/platforms.env"
+
 say "creating the tables template.yaml declares, the app-credentials secret, an extractor function"
 "$bin/adpipe-local-aws" setup | tee "$work/env"
 set -a
 # shellcheck disable=SC1091
 source "$work/env"
+# shellcheck disable=SC1091
+source "$work/platforms.env"
 AWS_ENDPOINT_URL="$ADPIPE_TEST_AWS_ENDPOINT"
 AWS_REGION=us-east-1
 AWS_DEFAULT_REGION=us-east-1
@@ -84,7 +95,15 @@ say "firing the rule now: the input its target gets"
 "$bin/adpipe-local-aws" fire-rule "$rule_name" | tee "$work/scheduled-event.json"
 
 say "the extractor binary runs that event (local Lambda runtime API)"
-"$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event.json"
+"$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event.json" 2>"$work/extractor.log"
+
+say "the staged rows, per campaign and day"
+"$bin/adpipe-local-aws" staged demo
+
+say "firing the rule again: the same window, unchanged, writes nothing"
+"$bin/adpipe-local-aws" fire-rule "$rule_name" >"$work/scheduled-event-2.json"
+"$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-2.json" 2>>"$work/extractor.log" \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
 
 say "GET /v1/schedules/$schedule_id/runs"
 curl -sS "$api/v1/schedules/$schedule_id/runs" | pretty

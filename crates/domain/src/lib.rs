@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod keys;
+pub mod money;
 pub mod platform;
 pub mod records;
 pub mod report;

@@ -69,7 +69,7 @@ impl Config {
             app_credentials_secret: env.required("APP_CREDENTIALS_SECRET")?,
             staging_ttl_days,
             urls: PlatformUrls {
-                facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v24.0")?,
+                facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v26.0")?,
                 google_ads: url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v22")?,
                 google_oauth_token: url(
                     "GOOGLE_OAUTH_TOKEN_URL",

@@ -12,12 +12,17 @@ pub mod secrets;
 pub mod staging;
 pub mod store;
 
+use adpipe_domain::Platform;
+
 pub use config::Config;
 pub use run::{Extractor, Outcome};
 
 /// Builds the production [`Extractor`] over one shared SDK configuration.
 pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    // Fails only if the TLS backend cannot initialise: nothing would work without it.
+    let http = connectors::facebook::FacebookConnector::http_client()
+        .expect("the HTTP client (rustls) initialises");
     Extractor {
         store: Box::new(store::DynamoRunStore::new(
             dynamodb.clone(),
@@ -32,7 +37,13 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
             config.staging_table.clone(),
             config.staging_ttl_days,
         )),
-        connectors: connectors::Connectors::default(),
+        connectors: connectors::Connectors::default().with(
+            Platform::Facebook,
+            Box::new(connectors::facebook::FacebookConnector::new(
+                http,
+                config.urls.facebook_graph.clone(),
+            )),
+        ),
         config,
     }
 }

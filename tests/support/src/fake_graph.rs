@@ -20,7 +20,7 @@ use crate::server::{Body, Server};
 
 pub const DEMO_ACCOUNT: &str = "act_1234567890";
 pub const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
-const VERSION: &str = "v24.0";
+const VERSION: &str = "v26.0";
 const CAMPAIGNS: [(&str, &str); 3] = [
     ("120210000000000001", "Spring Sale"),
     ("120210000000000002", "Brand Awareness"),
@@ -46,7 +46,7 @@ impl FakeGraphApi {
         api
     }
 
-    /// `http://127.0.0.1:PORT/v24.0`
+    /// `http://127.0.0.1:PORT/v26.0`
     pub fn url(&self) -> String {
         format!("http://{}/{VERSION}", self.server.addr())
     }
@@ -224,10 +224,12 @@ fn rows(level: &str, since: NaiveDate, until: NaiveDate) -> Vec<Value> {
                     "actions": [
                         {"action_type": "link_click", "value": clicks.to_string()},
                         {"action_type": "offsite_conversion.fb_pixel_purchase", "value": purchases.to_string()},
+                        {"action_type": "omni_purchase", "value": purchases.to_string()},
                         {"action_type": "video_view", "value": (impressions / 7).to_string()}
                     ],
                     "action_values": [
-                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)}
+                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)},
+                        {"action_type": "omni_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)}
                     ],
                     "video_play_actions": [{"action_type": "video_view", "value": (impressions / 7).to_string()}],
                     "date_start": day.to_string(),

@@ -1,5 +1,7 @@
 //! The platform connectors, chosen by a connection's platform.
 
+pub mod facebook;
+
 use std::collections::HashMap;
 
 use adpipe_domain::Platform;

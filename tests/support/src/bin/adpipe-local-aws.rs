@@ -74,7 +74,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["invoke", binary, event_file] => {
             let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(event_file)?)?;
             let runtime = adpipe_testkit::FakeRuntimeApi::start(vec![event]).await;
-            let mut child = tokio::process::Command::new(binary).envs(runtime.lambda_env()).kill_on_drop(true).spawn()?;
+// The function's logs go to stderr, so stdout carries only its answer.
+            let logs = std::process::Stdio::from(std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?);
+            let mut child = tokio::process::Command::new(binary)
+                .envs(runtime.lambda_env())
+                .stdout(logs)
+                .kill_on_drop(true)
+                .spawn()?;
             let outcome = runtime.wait_outcome(std::time::Duration::from_secs(120)).await;
             let _ = child.kill().await;
             match outcome {

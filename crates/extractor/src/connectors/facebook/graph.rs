@@ -1,0 +1,309 @@
+//! One fetch's conversation with the Graph API: every call signed with the token and its
+//! `appsecret_proof`, retried within a budget, paced by Meta's usage headers, never waiting
+//! past the deadline, and described in errors and logs by method and path only — the query
+//! string carries the token, and so do `paging.next` URLs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode, Url};
+
+use super::throttle::{Backoff, Usage, Verdict, classify};
+use super::wire::{self, ErrorBody, GraphError};
+use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
+use crate::ports::{ConnectorError, Job};
+
+/// Why a call did not answer.
+#[derive(Debug)]
+pub(super) enum CallError {
+    /// Meta asks for a smaller query; the caller decides how to ask for less.
+    TooMuchData(String),
+    Failed(ConnectorError),
+}
+
+impl From<ConnectorError> for CallError {
+    fn from(e: ConnectorError) -> Self {
+        CallError::Failed(e)
+    }
+}
+
+impl CallError {
+    /// Asking for less is not possible here: too much data becomes a retryable failure.
+    pub(super) fn into_connector(self) -> ConnectorError {
+        match self {
+            CallError::TooMuchData(msg) => ConnectorError::Retryable(msg),
+            CallError::Failed(e) => e,
+        }
+    }
+}
+
+pub(super) struct Session<'a> {
+    client: &'a reqwest::Client,
+    base: Url,
+    backoff: Backoff,
+    deadline: DateTime<Utc>,
+    token: &'a str,
+    proof: String,
+    /// Hold-off before the next call, from the last answer's usage headers.
+    pause: Duration,
+}
+
+impl<'a> Session<'a> {
+    pub(super) fn new(conn: &'a FacebookConnector, job: &'a Job) -> Result<Self, ConnectorError> {
+        let app = job.credentials.app.facebook.as_ref().ok_or_else(|| {
+            ConnectorError::Permanent("app credentials have no facebook app".into())
+        })?;
+        let token = job.credentials.token.as_str();
+        if token.is_empty() {
+            return Err(ConnectorError::Auth(
+                "facebook: the connection has no access token; connect the account again".into(),
+            ));
+        }
+        let base = Url::parse(&conn.graph).map_err(|e| {
+            ConnectorError::Permanent(format!("facebook: the Graph API URL is malformed: {e}"))
+        })?;
+        Ok(Self {
+            client: &conn.client,
+            base,
+            backoff: conn.backoff,
+            deadline: job.deadline,
+            token,
+            proof: appsecret_proof(token, &app.app_secret),
+            pause: Duration::ZERO,
+        })
+    }
+
+    pub(super) fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// `{graph}/{path}?{params}`.
+    pub(super) fn url(&self, path: &str, params: &[(&str, &str)]) -> Result<Url, ConnectorError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| {
+                ConnectorError::Permanent("facebook: the Graph API URL has no path".into())
+            })?
+            .pop_if_empty()
+            .extend(path.split('/'));
+        url.query_pairs_mut().extend_pairs(params);
+        Ok(url)
+    }
+
+    /// A `paging.next` URL to request: on the Graph API's own host (it is sent the token),
+    /// its credentials dropped so that [`Session::get`] signs it like any other call.
+    pub(super) fn follow(&self, next: &str) -> Result<Url, ConnectorError> {
+        let url = Url::parse(next)
+            .ok()
+            .filter(|u| u.origin() == self.base.origin());
+        let url = url.ok_or_else(|| {
+            ConnectorError::Permanent(
+                "facebook insights: paging.next is not a Graph API URL".into(),
+            )
+        })?;
+        Ok(unsigned(url))
+    }
+
+    pub(super) async fn get(&mut self, what: &str, url: Url) -> Result<Vec<u8>, CallError> {
+        self.send(what, Method::GET, url, &[]).await
+    }
+
+    /// A POST with its parameters (and the credentials) in a form body.
+    pub(super) async fn post(
+        &mut self,
+        what: &str,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<Vec<u8>, CallError> {
+        self.send(what, Method::POST, url, form).await
+    }
+
+    /// Waits `wait`, unless that would outlive the deadline.
+    pub(super) async fn sleep(&self, wait: Duration) -> Result<(), ConnectorError> {
+        if wait.is_zero() {
+            return Ok(());
+        }
+        let wake = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|w| Utc::now().checked_add_signed(w));
+        match wake {
+            Some(wake) if wake < self.deadline => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            _ => {
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    "facebook: waiting would outlive the deadline"
+                );
+                Err(ConnectorError::Deadline)
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        what: &str,
+        method: Method,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<Vec<u8>, CallError> {
+        let url = unsigned(url);
+        let attempts = self.backoff.max_attempts.max(1);
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            let pause = std::mem::take(&mut self.pause);
+            self.sleep(pause).await?;
+            let (verdict, detail) = match self.try_once(&method, &url, form).await? {
+                Answer::Body(body) => return Ok(body),
+                Answer::Failed(verdict, detail) => (verdict, detail),
+            };
+            let message = self.redact(format!("facebook {what}: {detail}"));
+            match verdict {
+                Verdict::Auth => return Err(ConnectorError::Auth(message).into()),
+                Verdict::Permanent => return Err(ConnectorError::Permanent(message).into()),
+                Verdict::TooMuchData => return Err(CallError::TooMuchData(message)),
+                Verdict::Throttled | Verdict::Transient => {
+                    tracing::warn!(%method, path = url.path(), attempt, ?verdict, error = %message, "facebook call failed; retrying");
+                    last = message;
+                    if attempt + 1 < attempts {
+                        let wait = self.backoff.retry_delay(attempt).max(self.pause);
+                        self.pause = Duration::ZERO;
+                        self.sleep(wait).await?;
+                    }
+                }
+            }
+        }
+        Err(ConnectorError::Retryable(format!("{last} (gave up after {attempts} attempts)")).into())
+    }
+
+    /// One request: its body, or what its failure calls for and a description of it
+    /// without the URL.
+    async fn try_once(
+        &mut self,
+        method: &Method,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<Answer, ConnectorError> {
+        let remaining = (self.deadline - Utc::now())
+            .to_std()
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or(ConnectorError::Deadline)?;
+        let auth = [
+            ("access_token", self.token),
+            ("appsecret_proof", self.proof.as_str()),
+        ];
+        let request = if *method == Method::GET {
+            self.client.get(url.clone()).query(&auth)
+        } else {
+            let body: Vec<(&str, &str)> = form.iter().chain(&auth).copied().collect();
+            self.client.request(method.clone(), url.clone()).form(&body)
+        };
+        let response = match request.timeout(remaining.min(REQUEST_TIMEOUT)).send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),
+        };
+        let status = response.status();
+        let usage = Usage::from_headers(response.headers());
+        self.pause = usage.pause(&self.backoff);
+        let body = match response.bytes().await {
+            Ok(b) => Vec::from(b),
+            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),
+        };
+        tracing::debug!(%method, path = url.path(), status = status.as_u16(), bytes = body.len(), "facebook call");
+        if status.is_success() {
+            return Ok(Answer::Body(body));
+        }
+        let error = wire::parse::<ErrorBody>(&body).ok().map(|b| b.error);
+        Ok(Answer::Failed(
+            classify(status, error.as_ref()),
+            describe(status, error.as_ref()),
+        ))
+    }
+
+    /// The message with the token and its proof replaced, whatever echoed them.
+    pub(super) fn redact(&self, message: String) -> String {
+        let mut message = message;
+        for secret in [self.token, self.proof.as_str()] {
+            if !secret.is_empty() && message.contains(secret) {
+                message = message.replace(secret, "<redacted>");
+            }
+        }
+        message
+    }
+}
+
+enum Answer {
+    Body(Vec<u8>),
+    Failed(Verdict, String),
+}
+
+/// `url` with `name` set to `value`, or removed; every other parameter kept in order.
+pub(super) fn with_param(mut url: Url, name: &str, value: Option<&str>) -> Url {
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some(value) = value {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    url.set_query(None);
+    if !pairs.is_empty() {
+        url.query_pairs_mut().extend_pairs(pairs);
+    }
+    url
+}
+
+/// `url` without credentials: every call adds its own.
+fn unsigned(url: Url) -> Url {
+    with_param(
+        with_param(url, "access_token", None),
+        "appsecret_proof",
+        None,
+    )
+}
+
+/// Meta's error as the run record shows it: its message and the ids support asks for.
+fn describe(status: StatusCode, error: Option<&GraphError>) -> String {
+    let Some(e) = error else {
+        return format!("HTTP {status} without a Graph API error in the body");
+    };
+    let mut out = format!("{} (HTTP {}, code {}", e.message, status.as_u16(), e.code);
+    if let Some(sub) = e.error_subcode {
+        out.push_str(&format!(", subcode {sub}"));
+    }
+    if let Some(kind) = &e.kind {
+        out.push_str(&format!(", type {kind}"));
+    }
+    if let Some(trace) = &e.fbtrace_id {
+        out.push_str(&format!(", fbtrace_id {trace}"));
+    }
+    out.push(')');
+    if let Some(user) = e.error_user_msg.as_deref().filter(|m| !m.is_empty()) {
+        out.push_str(&format!(": {user}"));
+    }
+    out
+}
+
+/// A transport failure without its URL (whose query holds the token).
+fn transport(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut out = kind.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,143 @@
+//! Asynchronous report runs: `POST act_<id>/insights` → `report_run_id`, poll
+//! `GET <report_run_id>` (`async_status`, `async_percent_completion`) with backoff until
+//! `Job Completed`, then read `GET <report_run_id>/insights` page by page. A run that ends
+//! `Job Failed` or `Job Skipped`, or that is too large, is retried as two half windows.
+
+use adpipe_domain::{AdMetricRow, Window};
+use chrono::Days;
+
+use super::graph::{CallError, Session};
+use super::wire::{self, ReportRunCreated, ReportRunStatus};
+use super::{Query, read_pages};
+use crate::ports::ConnectorError;
+
+/// Why a report run gave no rows.
+enum ReportError {
+    /// The run failed or was skipped, or asked for too much: a shorter window may pass.
+    Failed(String),
+    Connector(ConnectorError),
+}
+
+impl From<ConnectorError> for ReportError {
+    fn from(e: ConnectorError) -> Self {
+        ReportError::Connector(e)
+    }
+}
+
+impl From<CallError> for ReportError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::TooMuchData(why) => ReportError::Failed(why),
+            CallError::Failed(e) => ReportError::Connector(e),
+        }
+    }
+}
+
+/// `days` through report runs, halving the window while runs fail; a single day that
+/// still fails is retryable (a later run tries again).
+pub(super) async fn read_by_report(
+    session: &mut Session<'_>,
+    query: &Query<'_>,
+    days: Window,
+) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    match run_report(session, query, days).await {
+        Ok(rows) => Ok(rows),
+        Err(ReportError::Connector(e)) => Err(e),
+        Err(ReportError::Failed(why)) => {
+            let Some((first, second)) = halves(days) else {
+                return Err(ConnectorError::Retryable(why));
+            };
+            tracing::warn!(reason = %why, "facebook report run failed; splitting the window");
+            let mut rows = Box::pin(read_by_report(session, query, first)).await?;
+            rows.extend(Box::pin(read_by_report(session, query, second)).await?);
+            Ok(rows)
+        }
+    }
+}
+
+async fn run_report(
+    session: &mut Session<'_>,
+    query: &Query<'_>,
+    days: Window,
+) -> Result<Vec<AdMetricRow>, ReportError> {
+    let params = query.params(days);
+    let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = session.url(&format!("{}/insights", query.account), &[])?;
+    let body = session.post("report run", url, &form).await?;
+    let created: ReportRunCreated = wire::parse(&body)
+        .map_err(|e| ConnectorError::Permanent(format!("facebook report run: {e}")))?;
+    let id = created.report_run_id.as_str().to_owned();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConnectorError::Permanent(format!(
+            "facebook report run: report_run_id is not an id: {id:?}"
+        ))
+        .into());
+    }
+    let what = format!("report run {id}");
+    tracing::info!(report_run_id = %id, since = %days.since, until = %days.until, "facebook report run started");
+    let status_url = session.url(&id, &[("fields", "async_status,async_percent_completion")])?;
+    let mut poll = 0u32;
+    loop {
+        session.sleep(session.backoff().exponential(poll)).await?;
+        poll = poll.saturating_add(1);
+        let body = session.get(&what, status_url.clone()).await?;
+        let status: ReportRunStatus = wire::parse(&body)
+            .map_err(|e| ConnectorError::Permanent(format!("facebook {what}: {e}")))?;
+        tracing::debug!(report_run_id = %id, status = %status.async_status, percent = status.async_percent_completion, "facebook report run");
+        match status.async_status.as_str() {
+            "Job Completed" => break,
+            "Job Failed" | "Job Skipped" => {
+                return Err(ReportError::Failed(format!(
+                    "facebook {what} for {}..{}: {} at {}%",
+                    days.since,
+                    days.until,
+                    status.async_status,
+                    status.async_percent_completion.unwrap_or(0.0)
+                )));
+            }
+            _ => {}
+        }
+    }
+    let url = session.url(&format!("{id}/insights"), &[])?;
+    Ok(read_pages(session, &format!("{what} insights"), url, &query.rows(days)).await?)
+}
+
+/// `days` cut in two, the first half the longer; `None` for a single day.
+fn halves(days: Window) -> Option<(Window, Window)> {
+    let len = days.len_days();
+    (len > 1).then(|| {
+        let first_until = days.since + Days::new(len.div_ceil(2) - 1);
+        (
+            Window {
+                since: days.since,
+                until: first_until,
+            },
+            Window {
+                since: first_until + Days::new(1),
+                until: days.until,
+            },
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_splits_into_two_adjacent_halves() {
+        let d = |s: &str| s.parse().unwrap();
+        let week = Window {
+            since: d("2026-03-01"),
+            until: d("2026-03-07"),
+        };
+        let (a, b) = halves(week).unwrap();
+        assert_eq!((a.since, a.until), (d("2026-03-01"), d("2026-03-04")));
+        assert_eq!((b.since, b.until), (d("2026-03-05"), d("2026-03-07")));
+        let day = Window {
+            since: d("2026-03-01"),
+            until: d("2026-03-01"),
+        };
+        assert!(halves(day).is_none());
+    }
+}
