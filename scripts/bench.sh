@@ -3,6 +3,7 @@
 #  1. release bootstrap sizes, as `cargo lambda build --release` makes them (x86_64 here)
 #  2. schedule-api init time: spawn -> first /next against a local runtime API, median of 20
 #  3. handler time of POST /v1/schedules with in-memory ports (criterion)
+#  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,3 +19,6 @@ cargo bench -q -p schedule-api --bench init 2>/dev/null | grep -v '^$'
 
 echo "== handler time (criterion; HTML report in target/criterion)"
 cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null | grep -E 'time:|POST' || true
+
+echo "== Facebook insights, 10,000 rows (criterion)"
+cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true

@@ -701,3 +701,48 @@ async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or
     assert_eq!(days.first().map(String::as_str), Some("2023-06-02"));
     assert_eq!(days.last().map(String::as_str), Some("2026-05-31"));
 }
+
+#[tokio::test]
+async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
+    let proxy = adpipe_testkit::FaultProxy::start(&aws().endpoint).await;
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 28, "lookback_days": 28}})).await;
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let mut extractor = aws_extractor(config(), &sdk_config(&proxy.endpoint()).await);
+    extractor.connectors =
+        Connectors::default().with(Platform::Facebook, Box::new(SharedConnector(connector)));
+    const WRITES: &str = "DynamoDB_20120810.BatchWriteItem";
+    const READS: &str = "DynamoDB_20120810.BatchGetItem";
+
+    finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-1"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    let (writes, reads) = (proxy.hits(WRITES), proxy.hits(READS));
+    assert_eq!(
+        writes,
+        4,
+        "28 days in 4 chunks of 7 rows: one BatchWriteItem each"
+    );
+
+    let rerun = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-2"),
+                later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!((rerun.rows_fetched, rerun.rows_written), (28, 0));
+    assert_eq!(
+        proxy.hits(WRITES),
+        writes,
+        "no write request for unchanged rows"
+    );
+    assert_eq!(proxy.hits(READS), reads + 4, "one BatchGetItem per chunk");
+}
