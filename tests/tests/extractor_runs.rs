@@ -724,8 +724,7 @@ async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
     );
     let (writes, reads) = (proxy.hits(WRITES), proxy.hits(READS));
     assert_eq!(
-        writes,
-        4,
+        writes, 4,
         "28 days in 4 chunks of 7 rows: one BatchWriteItem each"
     );
 
