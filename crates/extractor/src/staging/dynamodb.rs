@@ -34,11 +34,11 @@ pub struct DynamoStaging {
     backoff: Duration,
 }
 
-/// A row as the item it becomes, with its key and hash.
-struct Staged {
+/// A row with its key and hash; its item is built only if the row changed.
+struct Staged<'a> {
     key: (String, String),
     hash: String,
-    item: Item,
+    row: &'a AdMetricRow,
 }
 
 impl DynamoStaging {
@@ -57,21 +57,25 @@ impl DynamoStaging {
         self
     }
 
-    fn staged(&self, row: &AdMetricRow) -> Result<Staged, StoreError> {
-        let (pk, sk) = keys::staging_key(&row.tenant_id, row);
-        let hash = row.content_hash();
-        let mut item = to_item(row, pk.clone(), sk.clone())?;
-        item.insert(CONTENT_HASH.to_owned(), AttributeValue::S(hash.clone()));
-        let expires = (row.extracted_at + self.ttl).timestamp();
+    fn staged<'a>(&self, row: &'a AdMetricRow) -> Staged<'a> {
+        let key = keys::staging_key(&row.tenant_id, row);
+        Staged {
+            key,
+            hash: row.content_hash(),
+            row,
+        }
+    }
+
+    fn item(&self, staged: Staged<'_>) -> Result<Item, StoreError> {
+        let (pk, sk) = staged.key;
+        let mut item = to_item(staged.row, pk, sk)?;
+        item.insert(CONTENT_HASH.to_owned(), AttributeValue::S(staged.hash));
+        let expires = (staged.row.extracted_at + self.ttl).timestamp();
         item.insert(
             EXPIRES_AT.to_owned(),
             AttributeValue::N(expires.to_string()),
         );
-        Ok(Staged {
-            key: (pk, sk),
-            hash,
-            item,
-        })
+        Ok(item)
     }
 
     async fn pause(&self, attempt: u32) {
@@ -81,7 +85,10 @@ impl DynamoStaging {
     }
 
     /// Keys (of these, at most 100) whose stored item has this hash already.
-    async fn unchanged(&self, batch: &[Staged]) -> Result<HashSet<(String, String)>, StoreError> {
+    async fn unchanged(
+        &self,
+        batch: &[Staged<'_>],
+    ) -> Result<HashSet<(String, String)>, StoreError> {
         let wanted: HashMap<(String, String), &str> = batch
             .iter()
             .map(|s| (s.key.clone(), s.hash.as_str()))
@@ -177,10 +184,10 @@ fn put(item: Item) -> Result<WriteRequest, StoreError> {
 impl Staging for DynamoStaging {
     async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError> {
         // One item per key, the last row winning: a batch may not name a key twice.
-        let mut staged: Vec<Staged> = Vec::with_capacity(rows.len());
+        let mut staged: Vec<Staged<'_>> = Vec::with_capacity(rows.len());
         let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(rows.len());
         for row in rows {
-            let s = self.staged(row)?;
+            let s = self.staged(row);
             match position.get(&s.key) {
                 Some(&i) => staged[i] = s,
                 None => {
@@ -204,8 +211,8 @@ impl Staging for DynamoStaging {
         let changed: Vec<Item> = staged
             .into_iter()
             .filter(|s| !unchanged.contains(&s.key))
-            .map(|s| s.item)
-            .collect();
+            .map(|s| self.item(s))
+            .collect::<Result<_, _>>()?;
         let written = changed.len() as u64;
         let mut batches = Vec::new();
         let mut items = changed.into_iter().peekable();
