@@ -41,23 +41,9 @@ async fn creating_a_connection_stores_the_record_and_the_secret_but_never_return
     let stored: serde_json::Value = serde_json::from_str(secret.secret_string().unwrap()).unwrap();
     assert_eq!(stored, json!({"refresh_token": "1//0g-test-refresh"}));
 
-    let item = aws()
-        .dynamodb()
+    let item = t
+        .control_item(&format!("CONNECTION#{id}"))
         .await
-        .get_item()
-        .table_name(&aws().control_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", t.id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONNECTION#{id}")),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
         .expect("the connection record");
     let dump = format!("{item:?}");
     assert!(

@@ -488,23 +488,9 @@ async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
         .await
         .body;
     let connection_id = schedule["connection_id"].as_str().unwrap();
-    let item = aws()
-        .dynamodb()
+    let item = t
+        .control_item(&format!("CONNECTION#{connection_id}"))
         .await
-        .get_item()
-        .table_name(&aws().control_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", t.id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONNECTION#{connection_id}")),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
         .unwrap();
     assert_eq!(item["time_zone"].as_s().unwrap(), "America/Los_Angeles");
 

@@ -119,6 +119,25 @@ impl Tenant {
         reply.body
     }
 
+    /// The control-table item of this tenant with sort key `sk`, as moto holds it.
+    pub async fn control_item(
+        &self,
+        sk: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        aws()
+            .dynamodb()
+            .await
+            .get_item()
+            .table_name(&aws().control_table)
+            .key("pk", AttributeValue::S(format!("TENANT#{}", self.id)))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .send()
+            .await
+            .expect("GetItem")
+            .item
+    }
+
     /// What moto holds for this tenant: rule names, secret names, control-table items.
     pub async fn holdings(&self) -> Holdings {
         let aws = aws();

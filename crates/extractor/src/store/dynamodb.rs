@@ -40,6 +40,38 @@ impl DynamoRunStore {
         adpipe_dynamodb::get(&self.client, &self.table, pk, sk).await
     }
 
+    /// Sets one attribute of a connection (and its `updated_at`); a connection deleted
+    /// meanwhile is left alone.
+    async fn set_on_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        attribute: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(tenant),
+                keys::connection_sk(connection),
+            )))
+            .update_expression("SET #attr = :value, updated_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#attr", attribute)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::S(Utc::now().to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     fn run_item(&self, run: &Run) -> Result<Item, StoreError> {
         let mut item = to_item(
             run,
@@ -167,25 +199,8 @@ impl RunStore for DynamoRunStore {
         connection: &ConnectionId,
         time_zone: &str,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::tenant_pk(tenant),
-                keys::connection_sk(connection),
-            )))
-            .update_expression("SET time_zone = :tz")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":tz", AttributeValue::S(time_zone.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.set_on_connection(tenant, connection, "time_zone", time_zone)
+            .await
     }
 
     async fn mark_reauth_required(
@@ -193,26 +208,7 @@ impl RunStore for DynamoRunStore {
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::tenant_pk(tenant),
-                keys::connection_sk(connection),
-            )))
-            .update_expression("SET #status = :reauth, updated_at = :now")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":reauth", AttributeValue::S("reauth_required".into()))
-            .expression_attribute_values(":now", AttributeValue::S(Utc::now().to_rfc3339()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.set_on_connection(tenant, connection, "status", "reauth_required")
+            .await
     }
 }
