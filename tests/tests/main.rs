@@ -11,4 +11,5 @@ mod api_isolation;
 mod api_schedules;
 mod extractor_runs;
 mod openapi;
+mod stream_to_s3;
 mod template_contract;

@@ -76,6 +76,7 @@ fn functions_build_the_binaries_the_workspace_defines() {
     for (function, binary) in [
         ("ScheduleApiFunction", "schedule-api"),
         ("ExtractorFunction", "extractor"),
+        ("StreamToS3Function", "stream-to-s3"),
     ] {
         let metadata = &resource(function)["Metadata"];
         assert_eq!(
@@ -108,4 +109,65 @@ fn exactly_one_permission_lets_eventbridge_invoke_the_extractor() {
     );
     let source = serde_yaml::to_string(&permissions[0]["Properties"]["SourceArn"]).unwrap();
     assert!(source.contains("rule/${RulePrefix}*"), "{source}");
+}
+
+#[test]
+fn the_stream_to_s3_function_sets_every_variable_the_code_reads() {
+    let env = environment("StreamToS3Function");
+    for var in stream_to_s3::Config::VARIABLES {
+        assert!(
+            env.iter().any(|v| v == var),
+            "StreamToS3Function lacks {var}"
+        );
+    }
+    let metadata = &resource("StreamToS3Function")["Metadata"];
+    assert_eq!(
+        metadata["BuildProperties"]["Binary"].as_str(),
+        Some("stream-to-s3")
+    );
+}
+
+#[test]
+fn the_glue_table_declares_exactly_the_columns_the_parquet_files_hold() {
+    use arrow_schema::{DataType, TimeUnit};
+    let hive = |t: &DataType| match t {
+        DataType::Utf8 => "string",
+        DataType::Int64 => "bigint",
+        DataType::Float64 => "double",
+        DataType::Date32 => "date",
+        DataType::Timestamp(TimeUnit::Millisecond, _) => "timestamp",
+        other => panic!("no Glue type for {other:?}"),
+    };
+    let parquet: Vec<(String, String)> = stream_to_s3::encode::schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), hive(f.data_type()).to_owned()))
+        .collect();
+    let table = &resource("AdMetricsTable")["Properties"]["TableInput"];
+    let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().to_owned(),
+                c["Type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(glue, parquet);
+    let partitions: Vec<&str> = table["PartitionKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| p["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(partitions, ["tenant_id", "platform", "dt"]);
+    let template =
+        serde_yaml::to_string(&table["Parameters"]["storage.location.template"]).unwrap();
+    assert!(
+        template.contains("/ad_metrics/tenant_id=${!tenant_id}/platform=${!platform}/dt=${!dt}"),
+        "{template}"
+    );
+    assert!(template.contains(stream_to_s3::PREFIX));
 }

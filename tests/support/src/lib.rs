@@ -24,7 +24,7 @@ pub use eventbridge::{render_input, scheduled_event};
 pub use fake_graph::{DEMO_ACCOUNT, DEMO_TIME_ZONE, FakeGraphApi};
 pub use fault_proxy::FaultProxy;
 pub use local_aws::{
-    TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, sdk_config, secretsmanager_at,
+    TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
 };
 pub use runtime_api::{FakeRuntimeApi, Outcome};
 pub use template::template;

@@ -35,6 +35,8 @@ pub struct TestAws {
     pub app_credentials_secret: String,
     /// A function moto stores but never runs.
     pub extractor_function_arn: String,
+    /// The data lake bucket (what `template.yaml`'s `DataBucket` is in the stack).
+    pub data_bucket: String,
 }
 
 /// The local AWS of this process: the first call starts moto (unless
@@ -67,6 +69,10 @@ impl TestAws {
 
     pub async fn lambda(&self) -> aws_sdk_lambda::Client {
         lambda_at(&self.endpoint).await
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        s3_at(&self.endpoint).await
     }
 }
 
@@ -108,6 +114,14 @@ pub async fn secretsmanager_at(endpoint: &str) -> aws_sdk_secretsmanager::Client
 /// A Lambda client for `endpoint`.
 pub async fn lambda_at(endpoint: &str) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&sdk_config(endpoint).await)
+}
+
+/// An S3 client for `endpoint`, path-style: a local S3 knows no `<bucket>.host` names.
+pub async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint).await)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 fn set_up() -> Result<TestAws, BoxError> {
@@ -157,12 +171,21 @@ async fn create_resources(
         .ok_or("CreateSecret answered without an ARN")?;
 
     let extractor_function_arn = create_function(&endpoint, &suffix).await?;
+    let data_bucket = format!("adpipe-data-{suffix}");
+    s3_at(&endpoint)
+        .await
+        .create_bucket()
+        .bucket(&data_bucket)
+        .send()
+        .await
+        .map_err(|e| format!("creating the data bucket: {e:?}"))?;
     Ok(TestAws {
         endpoint,
         control_table,
         staging_table,
         app_credentials_secret,
         extractor_function_arn,
+        data_bucket,
     })
 }
 

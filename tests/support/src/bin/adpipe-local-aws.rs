@@ -25,6 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("STAGING_TABLE={}", aws.staging_table);
             println!("EXTRACTOR_FUNCTION_ARN={}", aws.extractor_function_arn);
             println!("APP_CREDENTIALS_SECRET={}", aws.app_credentials_secret);
+            println!("DATA_BUCKET={}", aws.data_bucket);
             Ok(())
         }
         ["show-rule", name] => {

@@ -1,0 +1,3 @@
+//! [`ObjectSink`](crate::ports::ObjectSink) adapters.
+
+pub mod s3;

@@ -1,0 +1,538 @@
+//! stream-to-s3 against moto: rows staged by the extractor's own staging adapter, read
+//! back from the staging table's stream, delivered in Lambda's event shape (and in moto's),
+//! and the Parquet read back from S3 with the parquet crate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use adpipe_domain::{AdMetricRow, Level, Platform};
+use adpipe_testkit::{aws, unique_tenant};
+use arrow_array::{Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record};
+use bytes::Bytes;
+use chrono::{NaiveDate, Utc};
+use extractor::ports::Staging;
+use extractor::staging::DynamoStaging;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+use stream_to_s3::sink::s3::S3Sink;
+use stream_to_s3::{ObjectSink, SinkError, StreamToS3};
+
+use crate::common::log_to_test_output;
+
+const ACCOUNT: &str = "act_1234567890";
+const STREAM_ARN: &str =
+    "arn:aws:dynamodb:us-east-1:123456789012:table/adpipe-staging/stream/2026-11-27T00:00:00.000";
+
+fn day(n: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 4, 1).unwrap() + chrono::Days::new(u64::from(n))
+}
+
+fn row(tenant: &str, campaign: &str, date: NaiveDate, n: i64) -> AdMetricRow {
+    AdMetricRow {
+        row_key: AdMetricRow::key(Platform::Facebook, ACCOUNT, Level::Campaign, campaign, date),
+        tenant_id: tenant.into(),
+        platform: Platform::Facebook,
+        connection_id: "con_1".into(),
+        account_id: ACCOUNT.into(),
+        level: Level::Campaign,
+        date,
+        campaign_id: Some(campaign.into()),
+        campaign_name: Some(format!("Campaign {campaign}")),
+        ad_group_id: None,
+        ad_group_name: None,
+        ad_id: None,
+        ad_name: None,
+        currency: Some("EUR".into()),
+        impressions: Some(1000 + n),
+        clicks: Some(10 + n),
+        cost_micros: Some(1_230_000 * n),
+        conversions: Some(0.5),
+        conversion_value: None,
+        video_views: None,
+        extra: Some(r#"{"reach":7}"#.into()),
+        extracted_at: Utc::now(),
+        run_id: "run_1".into(),
+        schedule_id: "sch_1".into(),
+    }
+}
+
+/// 2 days × 2 campaigns for a fresh tenant, staged as the extractor stages them; answers
+/// the tenant, the rows and their stream records.
+async fn staged() -> (String, Vec<AdMetricRow>, Vec<Record>) {
+    log_to_test_output();
+    let tenant = unique_tenant();
+    let mut rows = Vec::new();
+    for (n, (campaign, d)) in [("c1", 0), ("c2", 0), ("c1", 1), ("c2", 1)]
+        .into_iter()
+        .enumerate()
+    {
+        rows.push(row(&tenant, campaign, day(d), n as i64 + 1));
+    }
+    let staging = DynamoStaging::new(aws().dynamodb().await, &aws().staging_table, 7);
+    assert_eq!(staging.write(&rows).await.unwrap(), 4);
+    let records = stream_records(&tenant).await;
+    assert_eq!(records.len(), 4, "one INSERT per staged row");
+    (tenant, rows, records)
+}
+
+async fn stream_records(tenant: &str) -> Vec<Record> {
+    aws()
+        .staging_stream_records(&format!("{tenant}#"))
+        .await
+        .unwrap()
+}
+
+async fn handler() -> StreamToS3 {
+    StreamToS3::new(Box::new(sink().await))
+}
+
+async fn sink() -> S3Sink {
+    S3Sink::new(aws().s3().await, aws().data_bucket.clone())
+}
+
+/// The two shapes a stream record reaches the handler in.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// What Lambda delivers: `eventSourceARN`, integer `ApproximateCreationDateTime`.
+    Lambda,
+    /// What moto's stream gives: no ARN, `eventVersion` 1.0, a float creation time.
+    Moto,
+}
+
+/// DynamoDB JSON of an attribute value.
+fn attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": item(m) }),
+        other => panic!("an attribute staged rows never hold: {other:?}"),
+    }
+}
+
+fn item(map: &HashMap<String, AttributeValue>) -> Value {
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect())
+}
+
+/// A stream record as the JSON of a Lambda event record.
+fn lambda_record(record: &Record, shape: Shape) -> Value {
+    let change = record.dynamodb.as_ref().expect("a stream record");
+    let created = change
+        .approximate_creation_date_time
+        .map(|t| t.as_secs_f64())
+        .unwrap_or(1_785_000_000.25);
+    let mut dynamodb = json!({
+        "Keys": item(change.keys.as_ref().expect("keys")),
+        "SequenceNumber": change.sequence_number.as_deref().expect("a sequence number"),
+        "SizeBytes": change.size_bytes.unwrap_or(100),
+        "StreamViewType": "NEW_IMAGE",
+        "ApproximateCreationDateTime": match shape {
+            Shape::Lambda => json!(created.trunc() as i64),
+            Shape::Moto => json!(created),
+        },
+    });
+    if let Some(image) = &change.new_image {
+        dynamodb["NewImage"] = item(image);
+    }
+    let mut out = json!({
+        "eventID": record.event_id.as_deref().expect("an event id"),
+        "eventName": record.event_name.as_ref().expect("an event name").as_str(),
+        "eventVersion": match shape { Shape::Lambda => "1.1", Shape::Moto => "1.0" },
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+    });
+    if let Shape::Lambda = shape {
+        out["eventSourceARN"] = json!(STREAM_ARN);
+    }
+    out
+}
+
+fn event_of(records: Vec<Value>) -> Event {
+    serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+}
+
+fn event(records: &[Record], shape: Shape) -> Event {
+    event_of(records.iter().map(|r| lambda_record(r, shape)).collect())
+}
+
+fn sequence(record: &Record) -> u128 {
+    record
+        .dynamodb
+        .as_ref()
+        .and_then(|d| d.sequence_number.as_deref())
+        .and_then(|s| s.parse().ok())
+        .expect("a numeric sequence number")
+}
+
+fn failures(response: &DynamoDbEventResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+/// Keys of the tenant's objects in the data lake, sorted.
+async fn objects(tenant: &str) -> Vec<String> {
+    let out = aws()
+        .s3()
+        .await
+        .list_objects_v2()
+        .bucket(&aws().data_bucket)
+        .prefix(format!("ad_metrics/tenant_id={tenant}/"))
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+async fn read_parquet(key: &str) -> (arrow_schema::SchemaRef, Vec<RecordBatch>) {
+    let body = aws()
+        .s3()
+        .await
+        .get_object()
+        .bucket(&aws().data_bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body).unwrap();
+    let schema = reader.schema().clone();
+    let batches = reader
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (schema, batches)
+}
+
+fn sum(batches: &[RecordBatch], column: &str) -> i64 {
+    batches
+        .iter()
+        .map(|b| {
+            let values = b
+                .column_by_name(column)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            (0..values.len())
+                .filter(|&i| values.is_valid(i))
+                .map(|i| values.value(i))
+                .sum::<i64>()
+        })
+        .sum()
+}
+
+/// (impressions, clicks, cost_micros) of the rows, per `dt`.
+fn expected_sums(rows: &[AdMetricRow]) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut sums = BTreeMap::new();
+    for r in rows {
+        let s = sums.entry(r.date.to_string()).or_insert((0, 0, 0));
+        s.0 += r.impressions.unwrap_or(0);
+        s.1 += r.clicks.unwrap_or(0);
+        s.2 += r.cost_micros.unwrap_or(0);
+    }
+    sums
+}
+
+/// (impressions, clicks, cost_micros) read back from the tenant's objects, per `dt`.
+async fn written_sums(tenant: &str) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut sums = BTreeMap::new();
+    for key in objects(tenant).await {
+        let dt = key
+            .split('/')
+            .find_map(|p| p.strip_prefix("dt="))
+            .unwrap()
+            .to_owned();
+        let (_, batches) = read_parquet(&key).await;
+        let s = sums.entry(dt).or_insert((0, 0, 0));
+        s.0 += sum(&batches, "impressions");
+        s.1 += sum(&batches, "clicks");
+        s.2 += sum(&batches, "cost_micros");
+    }
+    sums
+}
+
+/// CONTRACT §5, column by column.
+fn contract_columns() -> Vec<(&'static str, DataType, bool)> {
+    let s = |n| (n, DataType::Utf8, false);
+    let s_null = |n| (n, DataType::Utf8, true);
+    let i = |n| (n, DataType::Int64, true);
+    let f = |n| (n, DataType::Float64, true);
+    vec![
+        s("row_key"),
+        s("connection_id"),
+        s("account_id"),
+        s("level"),
+        ("date", DataType::Date32, false),
+        s_null("campaign_id"),
+        s_null("campaign_name"),
+        s_null("ad_group_id"),
+        s_null("ad_group_name"),
+        s_null("ad_id"),
+        s_null("ad_name"),
+        s_null("currency"),
+        i("impressions"),
+        i("clicks"),
+        i("cost_micros"),
+        f("conversions"),
+        f("conversion_value"),
+        i("video_views"),
+        s_null("extra"),
+        (
+            "extracted_at",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        s("run_id"),
+        s("schedule_id"),
+    ]
+}
+
+async fn a_batch_is_written_per_partition(shape: Shape) {
+    let (tenant, rows, records) = staged().await;
+    let response = handler().await.handle(event(&records, shape)).await;
+    assert!(failures(&response).is_empty(), "{response:?}");
+
+    let keys = objects(&tenant).await;
+    assert_eq!(keys.len(), 2, "one object per day: {keys:?}");
+    for (key, d) in keys.iter().zip([day(0), day(1)]) {
+        let folder = format!("ad_metrics/tenant_id={tenant}/platform=facebook/dt={d}/");
+        assert!(
+            key.starts_with(&folder) && key.ends_with(".parquet"),
+            "{key}"
+        );
+        let (schema, batches) = read_parquet(key).await;
+        let columns: Vec<(&str, DataType, bool)> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().as_str(), f.data_type().clone(), f.is_nullable()))
+            .collect();
+        assert_eq!(columns, contract_columns(), "{key}");
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    }
+    assert_eq!(written_sums(&tenant).await, expected_sums(&rows));
+}
+
+#[tokio::test]
+async fn a_batch_becomes_one_parquet_object_per_tenant_platform_and_day() {
+    a_batch_is_written_per_partition(Shape::Lambda).await;
+}
+
+#[tokio::test]
+async fn records_in_motos_shape_are_read_the_same() {
+    a_batch_is_written_per_partition(Shape::Moto).await;
+}
+
+#[tokio::test]
+async fn removes_and_items_that_are_not_rows_are_passed_over() {
+    let (tenant, _, _) = staged().await;
+    let dynamodb = aws().dynamodb().await;
+    let pk = format!("{tenant}#facebook#{ACCOUNT}");
+    let sk = format!("campaign|c1|{}", day(0));
+    let key = |k: &str, v: &str| {
+        (
+            k.to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::S(v.into()),
+        )
+    };
+    dynamodb
+        .delete_item()
+        .table_name(&aws().staging_table)
+        .set_key(Some(HashMap::from([key("pk", &pk), key("sk", &sk)])))
+        .send()
+        .await
+        .unwrap();
+    dynamodb
+        .put_item()
+        .table_name(&aws().staging_table)
+        .set_item(Some(HashMap::from([
+            key("pk", &format!("{tenant}#marker")),
+            key("sk", "note"),
+            key("note", "not a row"),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    let records = stream_records(&tenant).await;
+    let others: Vec<&Record> = records
+        .iter()
+        .filter(|r| {
+            let name = r.event_name.as_ref().map(|n| n.as_str());
+            name == Some("REMOVE")
+                || lambda_record(r, Shape::Moto)["dynamodb"]["NewImage"]
+                    .get("note")
+                    .is_some()
+        })
+        .collect();
+    assert_eq!(others.len(), 2, "the REMOVE and the non-row INSERT");
+
+    // As moto gives them, and the REMOVE as Lambda delivers a TTL expiry.
+    let mut json: Vec<Value> = others
+        .iter()
+        .map(|r| lambda_record(r, Shape::Moto))
+        .collect();
+    let mut ttl = json[0].clone();
+    ttl["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    ttl["eventName"] = json!("REMOVE");
+    ttl["eventSourceARN"] = json!(STREAM_ARN);
+    json.push(ttl);
+
+    let response = handler().await.handle(event_of(json)).await;
+    assert!(failures(&response).is_empty());
+    assert!(objects(&tenant).await.is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_writes_the_same_keys_and_nothing_more() {
+    let (tenant, rows, records) = staged().await;
+    let handler = handler().await;
+    handler.handle(event(&records, Shape::Lambda)).await;
+    let first = objects(&tenant).await;
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(objects(&tenant).await, first);
+    assert_eq!(written_sums(&tenant).await, expected_sums(&rows));
+}
+
+/// S3 that refuses objects whose key contains `refuse`.
+struct Refusing {
+    s3: S3Sink,
+    refuse: String,
+}
+
+#[async_trait]
+impl ObjectSink for Refusing {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+        if key.contains(&self.refuse) {
+            return Err(SinkError::Unavailable("injected: SlowDown".into()));
+        }
+        self.s3.put(key, body).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_names_its_groups_lowest_sequence_number_and_the_other_groups_are_written() {
+    let (tenant, rows, records) = staged().await;
+    let refused_day = day(1).to_string();
+    let handler = StreamToS3::new(Box::new(Refusing {
+        s3: sink().await,
+        refuse: format!("dt={refused_day}/"),
+    }));
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+
+    let lowest_refused = records
+        .iter()
+        .filter(|r| {
+            lambda_record(r, Shape::Lambda)["dynamodb"]["NewImage"]["date"]["S"] == refused_day
+        })
+        .map(sequence)
+        .min()
+        .unwrap();
+    assert_eq!(failures(&response), vec![lowest_refused.to_string()]);
+    let keys = objects(&tenant).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].contains(&format!("dt={}/", day(0))));
+    let day_zero: Vec<AdMetricRow> = rows.into_iter().filter(|r| r.date == day(0)).collect();
+    assert_eq!(written_sums(&tenant).await, expected_sums(&day_zero));
+}
+
+/// A log sink for one test: the handler's events as text.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_image_is_logged_with_its_keys_and_skipped_without_failing_the_batch() {
+    let (tenant, rows, records) = staged().await;
+    let mut json: Vec<Value> = records
+        .iter()
+        .map(|r| lambda_record(r, Shape::Lambda))
+        .collect();
+    let poisoned = json[0]["dynamodb"]["NewImage"]["row_key"]["S"].clone();
+    json[0]["dynamodb"]["NewImage"]["impressions"] = json!({"S": "a secret-looking value"});
+    let poisoned_sk = json[0]["dynamodb"]["Keys"]["sk"]["S"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let response = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        handler().await.handle(event_of(json)).await
+    };
+
+    assert!(failures(&response).is_empty(), "the batch is not retried");
+    let kept: Vec<AdMetricRow> = rows
+        .into_iter()
+        .filter(|r| Value::String(r.row_key.clone()) != poisoned)
+        .collect();
+    assert_eq!(kept.len(), 3);
+    assert_eq!(written_sums(&tenant).await, expected_sums(&kept));
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("poison record"))
+        .unwrap_or_else(|| panic!("no poison record logged: {logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains(&poisoned_sk), "names its keys: {line}");
+    assert!(line.contains("impressions"), "names the field: {line}");
+    assert!(!line.contains("secret-looking"), "never the values: {line}");
+}
+
+#[tokio::test]
+async fn the_sample_event_of_events_writes_its_one_row_and_passes_the_ttl_delete_over() {
+    let text = std::fs::read_to_string(
+        crate::common::workspace_root().join("events/stream-to-s3/staged-rows.json"),
+    )
+    .unwrap();
+    let event: Event = serde_json::from_str(&text).expect("the sample is a DynamoDB stream event");
+    let response = handler().await.handle(event).await;
+    assert!(failures(&response).is_empty());
+    let keys = objects("acme").await;
+    assert_eq!(
+        keys,
+        [
+            "ad_metrics/tenant_id=acme/platform=facebook/dt=2026-11-26/0000000000004421584500000000017450439091-0000000000004421584500000000017450439091.parquet"
+        ]
+    );
+    let (_, batches) = read_parquet(&keys[0]).await;
+    assert_eq!(sum(&batches, "cost_micros"), 61_110_000);
+}
