@@ -6,7 +6,9 @@
 # extraction; shows the EventBridge rule and target moto now holds; fires the rule the way
 # EventBridge would (moto fires nothing) into the real extractor binary through a local
 # Lambda runtime API; prints the run and the staged rows per campaign and day; fires it
-# again to show an unchanged window writes nothing.
+# again to show an unchanged window writes nothing; relays the staging table's stream into
+# the real stream-to-s3 binary (moto's stream mappings fire nothing) and ends with the
+# Parquet objects in the data lake and what they hold, copied to .demo/lake for DuckDB.
 # Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,7 +30,7 @@ trap cleanup EXIT
 
 say "building (debug) the local API and the local AWS helper"
 cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws \
-  --bin adpipe-fake-platforms -p extractor --bin extractor
+  --bin adpipe-fake-platforms -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 moto_port="$(free_port)"
@@ -107,5 +109,15 @@ say "firing the rule again: the same window, unchanged, writes nothing"
 
 say "GET /v1/schedules/$schedule_id/runs"
 curl -sS "$api/v1/schedules/$schedule_id/runs" | pretty
+
+say "relaying the staging table's stream into stream-to-s3 (as Lambda's event source mapping would)"
+"$bin/adpipe-local-aws" stream-event "$work/stream-event.json"
+"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event.json" 2>"$work/stream-to-s3.log"
+
+say "the data lake: Parquet objects and what they hold"
+rm -rf "$work/lake"
+"$bin/adpipe-local-aws" lake demo "$work/lake"
+echo
+echo "query it locally: duckdb -c \"SELECT dt, campaign_name, sum(cost_micros)/1e6 AS spend FROM read_parquet('.demo/lake/ad_metrics/*/*/*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\""
 
 say "done: moto and the API stop now (logs in .demo/)"

@@ -7,13 +7,13 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use adpipe_domain::{AdMetricRow, Level, Platform};
-use adpipe_testkit::{aws, unique_tenant};
+use adpipe_testkit::{Shape, aws, lambda_record, unique_tenant};
 use arrow_array::{Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::streams::DynamoDbEventResponse;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record};
+use aws_sdk_dynamodbstreams::types::Record;
 use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use extractor::ports::Staging;
@@ -96,74 +96,17 @@ async fn sink() -> S3Sink {
     S3Sink::new(aws().s3().await, aws().data_bucket.clone())
 }
 
-/// The two shapes a stream record reaches the handler in.
-#[derive(Clone, Copy, Debug)]
-enum Shape {
-    /// What Lambda delivers: `eventSourceARN`, integer `ApproximateCreationDateTime`.
-    Lambda,
-    /// What moto's stream gives: no ARN, `eventVersion` 1.0, a float creation time.
-    Moto,
-}
-
-/// DynamoDB JSON of an attribute value.
-fn attribute(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(b) => json!({ "NULL": b }),
-        AttributeValue::Ss(v) => json!({ "SS": v }),
-        AttributeValue::Ns(v) => json!({ "NS": v }),
-        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => json!({ "M": item(m) }),
-        other => panic!("an attribute staged rows never hold: {other:?}"),
-    }
-}
-
-fn item(map: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect())
-}
-
-/// A stream record as the JSON of a Lambda event record.
-fn lambda_record(record: &Record, shape: Shape) -> Value {
-    let change = record.dynamodb.as_ref().expect("a stream record");
-    let created = change
-        .approximate_creation_date_time
-        .map(|t| t.as_secs_f64())
-        .unwrap_or(1_785_000_000.25);
-    let mut dynamodb = json!({
-        "Keys": item(change.keys.as_ref().expect("keys")),
-        "SequenceNumber": change.sequence_number.as_deref().expect("a sequence number"),
-        "SizeBytes": change.size_bytes.unwrap_or(100),
-        "StreamViewType": "NEW_IMAGE",
-        "ApproximateCreationDateTime": match shape {
-            Shape::Lambda => json!(created.trunc() as i64),
-            Shape::Moto => json!(created),
-        },
-    });
-    if let Some(image) = &change.new_image {
-        dynamodb["NewImage"] = item(image);
-    }
-    let mut out = json!({
-        "eventID": record.event_id.as_deref().expect("an event id"),
-        "eventName": record.event_name.as_ref().expect("an event name").as_str(),
-        "eventVersion": match shape { Shape::Lambda => "1.1", Shape::Moto => "1.0" },
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": dynamodb,
-    });
-    if let Shape::Lambda = shape {
-        out["eventSourceARN"] = json!(STREAM_ARN);
-    }
-    out
-}
-
 fn event_of(records: Vec<Value>) -> Event {
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }
 
 fn event(records: &[Record], shape: Shape) -> Event {
-    event_of(records.iter().map(|r| lambda_record(r, shape)).collect())
+    event_of(
+        records
+            .iter()
+            .map(|r| lambda_record(r, shape, STREAM_ARN))
+            .collect(),
+    )
 }
 
 fn sequence(record: &Record) -> u128 {
@@ -383,7 +326,7 @@ async fn removes_and_items_that_are_not_rows_are_passed_over() {
         .filter(|r| {
             let name = r.event_name.as_ref().map(|n| n.as_str());
             name == Some("REMOVE")
-                || lambda_record(r, Shape::Moto)["dynamodb"]["NewImage"]
+                || lambda_record(r, Shape::Moto, STREAM_ARN)["dynamodb"]["NewImage"]
                     .get("note")
                     .is_some()
         })
@@ -393,7 +336,7 @@ async fn removes_and_items_that_are_not_rows_are_passed_over() {
     // As moto gives them, and the REMOVE as Lambda delivers a TTL expiry.
     let mut json: Vec<Value> = others
         .iter()
-        .map(|r| lambda_record(r, Shape::Moto))
+        .map(|r| lambda_record(r, Shape::Moto, STREAM_ARN))
         .collect();
     let mut ttl = json[0].clone();
     ttl["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
@@ -447,7 +390,8 @@ async fn a_failed_write_names_its_groups_lowest_sequence_number_and_the_other_gr
     let lowest_refused = records
         .iter()
         .filter(|r| {
-            lambda_record(r, Shape::Lambda)["dynamodb"]["NewImage"]["date"]["S"] == refused_day
+            lambda_record(r, Shape::Lambda, STREAM_ARN)["dynamodb"]["NewImage"]["date"]["S"]
+                == refused_day
         })
         .map(sequence)
         .min()
@@ -479,7 +423,7 @@ async fn an_invalid_image_is_logged_with_its_keys_and_skipped_without_failing_th
     let (tenant, rows, records) = staged().await;
     let mut json: Vec<Value> = records
         .iter()
-        .map(|r| lambda_record(r, Shape::Lambda))
+        .map(|r| lambda_record(r, Shape::Lambda, STREAM_ARN))
         .collect();
     let poisoned = json[0]["dynamodb"]["NewImage"]["row_key"]["S"].clone();
     json[0]["dynamodb"]["NewImage"]["impressions"] = json!({"S": "a secret-looking value"});

@@ -27,6 +27,7 @@ pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
 };
 pub use runtime_api::{FakeRuntimeApi, Outcome};
+pub use streams::{Shape, lambda_record};
 pub use template::template;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,7 +1,10 @@
 //! The staging table's DynamoDB stream as moto keeps it: what stream-to-s3 will be fed,
 //! and how tests tell whether a write emitted records.
 
-use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use serde_json::{Value, json};
 
 use crate::{BoxError, TestAws, sdk_config};
 
@@ -65,4 +68,69 @@ fn pk_of(record: &Record) -> Option<&str> {
         .as_s()
         .ok()
         .map(String::as_str)
+}
+
+/// The two shapes a stream record reaches the handler in.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape {
+    /// What Lambda delivers: `eventSourceARN`, integer `ApproximateCreationDateTime`.
+    Lambda,
+    /// What moto's stream gives: no ARN, `eventVersion` 1.0, a float creation time.
+    Moto,
+}
+
+/// DynamoDB JSON of an attribute value.
+fn attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": item(m) }),
+        other => json!({ "S": format!("{other:?}") }),
+    }
+}
+
+fn item(map: &HashMap<String, AttributeValue>) -> Value {
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect())
+}
+
+/// A stream record as the JSON of a Lambda event record.
+pub fn lambda_record(record: &Record, shape: Shape, stream_arn: &str) -> Value {
+    let change = record
+        .dynamodb
+        .as_ref()
+        .expect("a stream record has its change");
+    let created = change
+        .approximate_creation_date_time
+        .map(|t| t.as_secs_f64())
+        .unwrap_or(1_785_000_000.25);
+    let mut dynamodb = json!({
+        "Keys": item(change.keys.as_ref().expect("keys")),
+        "SequenceNumber": change.sequence_number.as_deref().expect("a sequence number"),
+        "SizeBytes": change.size_bytes.unwrap_or(100),
+        "StreamViewType": "NEW_IMAGE",
+        "ApproximateCreationDateTime": match shape {
+            Shape::Lambda => json!(created.trunc() as i64),
+            Shape::Moto => json!(created),
+        },
+    });
+    if let Some(image) = &change.new_image {
+        dynamodb["NewImage"] = item(image);
+    }
+    let mut out = json!({
+        "eventID": record.event_id.as_deref().expect("an event id"),
+        "eventName": record.event_name.as_ref().expect("an event name").as_str(),
+        "eventVersion": match shape { Shape::Lambda => "1.1", Shape::Moto => "1.0" },
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+    });
+    if let Shape::Lambda = shape {
+        out["eventSourceARN"] = json!(stream_arn);
+    }
+    out
 }

@@ -8,6 +8,10 @@
 //!   now (moto fires nothing: this renders the stored input transformer).
 //! - `staged TENANT`: the staging table's rows of a tenant, counted per platform,
 //!   campaign and day, with their impressions, clicks and spend.
+//! - `stream-event FILE`: writes every record of the staging table's stream so far as the
+//!   DynamoDB Streams event Lambda would deliver (moto's stream mappings never fire).
+//! - `lake TENANT DIR`: copies the tenant's Parquet objects from the data bucket into DIR
+//!   (same keys) and prints what they hold per platform, campaign and day.
 //! - `invoke BINARY EVENT_FILE`: runs a built Lambda binary once against a local runtime
 //!   API with the event, prints its answer, stops it (the function's environment is this
 //!   process's).
@@ -60,6 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         ["staged", tenant] => staged(tenant).await,
+        ["stream-event", file] => stream_event(file).await,
+        ["lake", tenant, dir] => lake(tenant, dir).await,
         ["fire-rule", name] => {
             let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
             let rule = eb.describe_rule().name(*name).send().await?;
@@ -90,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT | invoke BINARY EVENT_FILE".into()),
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT | stream-event FILE | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
     }
 }
 
@@ -164,4 +170,142 @@ async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{} staged rows", summary.values().map(|v| v.0).sum::<u64>());
     Ok(())
+}
+
+async fn stream_event(file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let aws = local_aws()?;
+    let arn = adpipe_testkit::dynamodb_at(&aws.endpoint)
+        .await
+        .describe_table()
+        .table_name(&aws.staging_table)
+        .send()
+        .await?
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .ok_or("the staging table has no stream")?;
+    let records = aws
+        .staging_stream_records("")
+        .await
+        .map_err(|e| e.to_string())?;
+    let event = serde_json::json!({
+        "Records": records.iter().map(|r| adpipe_testkit::lambda_record(r, adpipe_testkit::Shape::Lambda, &arn)).collect::<Vec<_>>()
+    });
+    std::fs::write(file, serde_json::to_vec_pretty(&event)?)?;
+    println!("{} stream records -> {file}", records.len());
+    Ok(())
+}
+
+async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use arrow_array::{Array, Date32Array, Int64Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::collections::BTreeMap;
+    let aws = local_aws()?;
+    let s3 = adpipe_testkit::s3_at(&aws.endpoint).await;
+    let bucket = std::env::var("DATA_BUCKET").map_err(|_| "set DATA_BUCKET")?;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("ad_metrics/tenant_id={tenant}/"))
+        .send()
+        .await?;
+    // (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
+    type Day = (String, String, String);
+    let mut summary: BTreeMap<Day, (u64, i64, i64, i64)> = BTreeMap::new();
+    for object in listed.contents() {
+        let Some(key) = object.key() else { continue };
+        let body = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+        let path = std::path::Path::new(dir).join(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &body)?;
+        println!("s3://{bucket}/{key}  ({} bytes)", body.len());
+        let platform = key
+            .split("platform=")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(body)?.build()? {
+            let batch = batch?;
+            let column = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| format!("no column {name}"))
+            };
+            let text = |name: &str| {
+                column(name).map(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            };
+            let int =
+                |name: &str| column(name).map(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let (Some(names), Some(dates), Some(impressions), Some(clicks), Some(cost)) = (
+                text("campaign_name")?,
+                column("date")?
+                    .as_any()
+                    .downcast_ref::<Date32Array>()
+                    .cloned(),
+                int("impressions")?,
+                int("clicks")?,
+                int("cost_micros")?,
+            ) else {
+                return Err("unexpected column types".into());
+            };
+            for i in 0..batch.num_rows() {
+                let day = dates
+                    .value_as_date(i)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                let entry = summary
+                    .entry((platform.clone(), names.value(i).to_owned(), day))
+                    .or_default();
+                entry.0 += 1;
+                entry.1 += impressions.value(i);
+                entry.2 += clicks.value(i);
+                entry.3 += cost.value(i);
+            }
+        }
+    }
+    println!();
+    println!(
+        "{:<11} {:<20} {:<10} {:>5} {:>11} {:>7} {:>10}",
+        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
+    );
+    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in &summary {
+        let spend = format!(
+            "{}.{:02}",
+            micros / 1_000_000,
+            (micros % 1_000_000) / 10_000
+        );
+        println!(
+            "{platform:<11} {campaign:<20} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>10}"
+        );
+    }
+    println!(
+        "{} rows in {} objects",
+        summary.values().map(|v| v.0).sum::<u64>(),
+        listed.contents().len()
+    );
+    Ok(())
+}
+
+/// The local AWS named by the environment `setup` printed.
+fn local_aws() -> Result<adpipe_testkit::TestAws, Box<dyn std::error::Error>> {
+    let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name} (from `setup`)"));
+    Ok(adpipe_testkit::TestAws {
+        endpoint: endpoint()?,
+        control_table: var("CONTROL_TABLE")?,
+        staging_table: var("STAGING_TABLE")?,
+        app_credentials_secret: var("APP_CREDENTIALS_SECRET")?,
+        extractor_function_arn: var("EXTRACTOR_FUNCTION_ARN")?,
+        data_bucket: var("DATA_BUCKET")?,
+    })
 }
