@@ -4,6 +4,7 @@
 #  2. schedule-api init time: spawn -> first /next against a local runtime API, median of 20
 #  3. handler time of POST /v1/schedules with in-memory ports (criterion)
 #  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion)
+#  5. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,3 +23,6 @@ cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null |
 
 echo "== Facebook insights, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true
+
+echo "== stream-to-s3: a 6 MB batch of stream records"
+cargo bench -q -p stream-to-s3 --bench batch 2>/dev/null | grep -v '^$'

@@ -1,0 +1,141 @@
+//! The largest batch Lambda can hand stream-to-s3: 6 MB of stream records of staged rows
+//! (the invoke payload limit binds before BatchSize's 10,000). Measures, on one core:
+//! the floor — parsing the event JSON with serde_json — and the whole handler — parse,
+//! read the images, group, encode Parquet — with a sink that only counts bytes; then the
+//! process's peak RSS. Median of 15 runs each.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use stream_to_s3::{ObjectSink, SinkError, StreamToS3};
+
+const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+const RUNS: usize = 15;
+
+/// Discards objects, counting their bytes.
+#[derive(Default)]
+struct CountingSink(AtomicUsize);
+
+#[async_trait]
+impl ObjectSink for CountingSink {
+    async fn put(&self, _key: &str, body: Bytes) -> Result<(), SinkError> {
+        self.0.fetch_add(body.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// One INSERT of a staged ad-level row, shaped like `events/stream-to-s3/staged-rows.json`.
+fn record(i: usize) -> Value {
+    let s = |v: String| json!({ "S": v });
+    let n = |v: i64| json!({ "N": v.to_string() });
+    let date = format!("2026-11-{:02}", 1 + i % 28);
+    let (campaign, ad) = (i % 40, i % 4_000);
+    let row_key = format!("facebook|act_1234567890|ad|{ad}|{date}");
+    let image = json!({
+        "pk": s("acme#facebook#act_1234567890".into()), "sk": s(format!("ad|{ad}|{date}")),
+        "row_key": s(row_key), "tenant_id": s("acme".into()), "platform": s("facebook".into()),
+        "connection_id": s("con_0192f0e0a1b27c3d8e9f0a1b2c3d4e5f".into()), "account_id": s("act_1234567890".into()),
+        "level": s("ad".into()), "date": s(date),
+        "campaign_id": s(format!("12021{campaign:013}")), "campaign_name": s(format!("Campaign {campaign}")),
+        "ad_group_id": s(format!("12022{:013}", i % 400)), "ad_group_name": s(format!("Ad set {}", i % 400)),
+        "ad_id": s(format!("12023{ad:013}")), "ad_name": s(format!("Ad {ad}")),
+        "currency": s("USD".into()), "impressions": n(1_000 + i as i64), "clicks": n(10 + (i % 90) as i64),
+        "cost_micros": n(12_340_000 + i as i64), "conversions": n(2), "conversion_value": json!({"N": "123.45"}),
+        "video_views": n(321), "extra": s(r#"{"reach":"5970","frequency":"1.25","cpm":"12.345678"}"#.into()),
+        "extracted_at": n(1_795_737_600_123), "run_id": s("run_0192f0e0a1b27c3d8e9f0a1b2c3d4e61".into()),
+        "schedule_id": s("sch_0192f0e0a1b27c3d8e9f0a1b2c3d4e60".into()),
+        "content_hash": s("9b1c0f6f3d2a4e5b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b".into()),
+        "expires_at": n(1_796_342_400),
+    });
+    json!({
+        "eventID": format!("{i:032x}"), "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_737_601, "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image, "SequenceNumber": format!("{}", 44_215_845_000_000_000_000_000_000u128 + i as u128),
+            "SizeBytes": 812, "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/adpipe-dev-StagingTable-1A2B3C/stream/2026-11-01T00:00:00.000"
+    })
+}
+
+/// As many records as fit in Lambda's 6 MB payload, written straight to text so the
+/// generator's own allocations don't count towards the peak RSS.
+fn payload() -> (Vec<u8>, usize) {
+    let mut body = String::from("{\"Records\":[");
+    let mut count = 0;
+    loop {
+        let r = record(count).to_string();
+        if body.len() + r.len() + 2 > PAYLOAD_LIMIT {
+            break;
+        }
+        if count > 0 {
+            body.push(',');
+        }
+        body.push_str(&r);
+        count += 1;
+    }
+    body.push_str("]}");
+    (body.into_bytes(), count)
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn main() {
+    let (body, records) = payload();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handler = StreamToS3::new(Box::<CountingSink>::default());
+    let floor = median(
+        (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                let event: Event = serde_json::from_slice(&body).expect("an event");
+                std::hint::black_box(event);
+                start.elapsed()
+            })
+            .collect(),
+    );
+    let whole = median(
+        (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                let event: Event = serde_json::from_slice(&body).expect("an event");
+                let response = rt.block_on(handler.handle(event));
+                assert!(response.batch_item_failures.is_empty());
+                start.elapsed()
+            })
+            .collect(),
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "stream-to-s3 batch: {records} records, {:.2} MB of event JSON",
+        body.len() as f64 / 1e6
+    );
+    println!("  serde_json parse (floor): {:.1} ms", ms(floor));
+    println!(
+        "  parse + read + group + encode: {:.1} ms ({:.2}x the floor)",
+        ms(whole),
+        ms(whole) / ms(floor)
+    );
+    println!("  peak RSS of this process: {:.1} MB", peak_rss_mb());
+}
