@@ -32,6 +32,15 @@ async fn extractor_with(connectors: Connectors) -> Extractor {
     extractor
 }
 
+/// An extractor whose Facebook connector is `connector`, which the test keeps a handle on.
+async fn facebook_extractor(connector: &std::sync::Arc<ScriptedConnector>) -> Extractor {
+    extractor_with(Connectors::default().with(
+        Platform::Facebook,
+        Box::new(SharedConnector(connector.clone())),
+    ))
+    .await
+}
+
 /// A connector that answers one row per day and remembers the windows it was asked for
 /// and the token it was given.
 #[derive(Default)]
@@ -170,11 +179,7 @@ async fn a_platform_without_a_connector_records_a_failed_run_the_api_lists() {
 async fn the_first_run_reads_the_backfill_and_later_runs_the_lookback_from_the_cursor() {
     let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"lookback_days": 2, "backfill_days": 10}})).await;
     let connector = std::sync::Arc::new(ScriptedConnector::default());
-    let extractor = extractor_with(Connectors::default().with(
-        Platform::Facebook,
-        Box::new(SharedConnector(connector.clone())),
-    ))
-    .await;
+    let extractor = facebook_extractor(&connector).await;
 
     let first = finished(
         extractor
@@ -247,11 +252,7 @@ async fn a_redelivered_event_of_a_succeeded_run_is_acknowledged_without_a_second
     )
     .await;
     let connector = std::sync::Arc::new(ScriptedConnector::default());
-    let extractor = extractor_with(Connectors::default().with(
-        Platform::Facebook,
-        Box::new(SharedConnector(connector.clone())),
-    ))
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-same");
     assert_eq!(
         finished(extractor.handle(&event, later()).await.unwrap()).status,
@@ -299,11 +300,7 @@ async fn a_run_out_of_time_fails_with_deadline_and_keeps_the_cursor() {
     )
     .await;
     let connector = std::sync::Arc::new(ScriptedConnector::default());
-    let extractor = extractor_with(Connectors::default().with(
-        Platform::Facebook,
-        Box::new(SharedConnector(connector.clone())),
-    ))
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-late");
     let run = finished(extractor.handle(&event, Utc::now()).await.unwrap());
     assert_eq!(
@@ -420,10 +417,7 @@ async fn a_run_left_running_by_a_dead_process_is_started_again_by_its_redelivery
     assert_eq!(store.start_run(&dead).await.unwrap(), Ok(()));
 
     let connector = std::sync::Arc::new(ScriptedConnector::default());
-    let extractor = extractor_with(
-        Connectors::default().with(Platform::Facebook, Box::new(SharedConnector(connector))),
-    )
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     let run = finished(extractor.handle(&event, later()).await.unwrap());
     assert_eq!(run.status, RunStatus::Succeeded);
 
@@ -455,11 +449,7 @@ async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
         time_zone: Some(Tz::America__Los_Angeles),
         ..Default::default()
     });
-    let extractor = extractor_with(Connectors::default().with(
-        Platform::Facebook,
-        Box::new(SharedConnector(connector.clone())),
-    ))
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     // 03:00 UTC on March 11 is still March 10 in Los Angeles: yesterday there is March 9.
     let run = finished(
         extractor
@@ -554,10 +544,7 @@ async fn a_connection_whose_secret_is_gone_fails_its_run_naming_the_secret() {
 async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_records() {
     let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 5, "lookback_days": 5}})).await;
     let connector = std::sync::Arc::new(ScriptedConnector::default());
-    let extractor = extractor_with(
-        Connectors::default().with(Platform::Facebook, Box::new(SharedConnector(connector))),
-    )
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     let prefix = format!("{}#", t.id);
     let first = finished(
         extractor
@@ -643,11 +630,7 @@ async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or
         deadline_every: Some(41),
         ..Default::default()
     });
-    let extractor = extractor_with(Connectors::default().with(
-        Platform::Facebook,
-        Box::new(SharedConnector(connector.clone())),
-    ))
-    .await;
+    let extractor = facebook_extractor(&connector).await;
     let mut outcomes = Vec::new();
     for attempt in 0..10 {
         let run = finished(

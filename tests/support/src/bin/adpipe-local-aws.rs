@@ -108,12 +108,9 @@ fn endpoint() -> Result<String, Box<dyn std::error::Error>> {
 /// Prints the tenant's staged rows per platform, campaign and day (a Scan: demo-sized data).
 async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    use std::collections::BTreeMap;
     let client = adpipe_testkit::dynamodb_at(&endpoint()?).await;
     let table = std::env::var("STAGING_TABLE").map_err(|_| "set STAGING_TABLE")?;
-    // (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
-    type Day = (String, String, String);
-    let mut summary: BTreeMap<Day, (u64, i64, i64, i64)> = BTreeMap::new();
+    let mut summary = Summary::new();
     let mut start = None;
     loop {
         let out = client
@@ -154,20 +151,7 @@ async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
     }
-    println!(
-        "{:<11} {:<28} {:<10} {:>5} {:>11} {:>7} {:>12}",
-        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
-    );
-    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in &summary {
-        let spend = format!(
-            "{}.{:02}",
-            micros / 1_000_000,
-            (micros % 1_000_000) / 10_000
-        );
-        println!(
-            "{platform:<11} {campaign:<28} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>12}"
-        );
-    }
+    print_summary(&summary);
     println!("{} staged rows", summary.values().map(|v| v.0).sum::<u64>());
     Ok(())
 }
@@ -198,7 +182,6 @@ async fn stream_event(file: &str) -> Result<(), Box<dyn std::error::Error>> {
 async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     use arrow_array::{Array, Date32Array, Int64Array, StringArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use std::collections::BTreeMap;
     let aws = local_aws()?;
     let s3 = adpipe_testkit::s3_at(&aws.endpoint).await;
     let bucket = std::env::var("DATA_BUCKET").map_err(|_| "set DATA_BUCKET")?;
@@ -208,9 +191,7 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
         .prefix(format!("ad_metrics/tenant_id={tenant}/"))
         .send()
         .await?;
-    // (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
-    type Day = (String, String, String);
-    let mut summary: BTreeMap<Day, (u64, i64, i64, i64)> = BTreeMap::new();
+    let mut summary = Summary::new();
     for object in listed.contents() {
         let Some(key) = object.key() else { continue };
         let body = s3
@@ -275,20 +256,7 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
         }
     }
     println!();
-    println!(
-        "{:<11} {:<20} {:<10} {:>5} {:>11} {:>7} {:>10}",
-        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
-    );
-    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in &summary {
-        let spend = format!(
-            "{}.{:02}",
-            micros / 1_000_000,
-            (micros % 1_000_000) / 10_000
-        );
-        println!(
-            "{platform:<11} {campaign:<20} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>10}"
-        );
-    }
+    print_summary(&summary);
     println!(
         "{} rows in {} objects",
         summary.values().map(|v| v.0).sum::<u64>(),
@@ -308,4 +276,24 @@ fn local_aws() -> Result<adpipe_testkit::TestAws, Box<dyn std::error::Error>> {
         extractor_function_arn: var("EXTRACTOR_FUNCTION_ARN")?,
         data_bucket: var("DATA_BUCKET")?,
     })
+}
+
+/// (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
+type Summary = std::collections::BTreeMap<(String, String, String), (u64, i64, i64, i64)>;
+
+fn print_summary(summary: &Summary) {
+    println!(
+        "{:<11} {:<28} {:<10} {:>5} {:>11} {:>7} {:>12}",
+        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
+    );
+    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in summary {
+        let spend = format!(
+            "{}.{:02}",
+            micros / 1_000_000,
+            (micros % 1_000_000) / 10_000
+        );
+        println!(
+            "{platform:<11} {campaign:<28} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>12}"
+        );
+    }
 }
