@@ -16,6 +16,19 @@ pub mod schedule_expr;
 pub mod window;
 
 pub use error::FieldError;
+
+/// Lowercase hex of `bytes`, as digests and proofs are written (one allocation: it runs
+/// once per staged row).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 pub use event::{ExtractorEvent, ManualRun, ScheduledRun};
 pub use ids::{ConnectionId, RunId, ScheduleId, TenantId};
 pub use platform::{AccountId, Platform};
@@ -24,3 +37,12 @@ pub use report::{Level, ReportSpec, ReportSpecInput};
 pub use row::AdMetricRow;
 pub use schedule_expr::{ScheduleExpression, ScheduleExpressionError};
 pub use window::Window;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_writes_two_lowercase_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
+}

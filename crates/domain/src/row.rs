@@ -100,10 +100,7 @@ impl AdMetricRow {
         };
         // Serializing plain fields and options to a Vec cannot fail.
         let bytes = serde_json::to_vec(&content).unwrap_or_default();
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex(&Sha256::digest(&bytes))
     }
 }
 

@@ -1,8 +1,8 @@
 //! One HTTP request in, one response out. Every error becomes the API's error shape here;
 //! nothing reaches API Gateway as a Lambda error.
 
-use adpipe_domain::keys;
 use adpipe_domain::{RunId, ScheduleId, TenantId};
+use adpipe_domain::{hex, keys};
 use chrono::{Duration, Utc};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -205,10 +205,6 @@ fn sorted(value: serde_json::Value) -> serde_json::Value {
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         other => other,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parses_after<T: std::str::FromStr>(sort_key: &str, prefix: &str) -> bool {

@@ -105,11 +105,7 @@ pub fn appsecret_proof(access_token: &str, app_secret: &str) -> String {
         return String::new();
     };
     mac.update(access_token.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    adpipe_domain::hex(&mac.finalize().into_bytes())
 }
 
 #[async_trait]
