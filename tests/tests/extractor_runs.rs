@@ -13,7 +13,7 @@ use extractor::ports::{Connector, ConnectorError, Job, RunStore, StartRefused};
 use extractor::{Config, Extractor, Outcome, aws_extractor};
 use serde_json::{Value, json};
 
-use crate::common::{Tenant, event};
+use crate::common::{Tenant, campaign_row, event};
 
 fn config() -> Config {
     let aws = aws();
@@ -81,37 +81,18 @@ impl Connector for ScriptedConnector {
 
 fn row(job: &Job, date: NaiveDate) -> AdMetricRow {
     let c = &job.connection;
+    let (tenant, connection) = (c.tenant_id.to_string(), c.id.to_string());
     AdMetricRow {
-        row_key: AdMetricRow::key(
-            c.platform,
+        run_id: job.run_id.to_string(),
+        schedule_id: job.schedule.id.to_string(),
+        ..campaign_row(
+            &tenant,
+            &connection,
             &c.account_id,
             job.schedule.report.level,
             "cmp-1",
             date,
-        ),
-        tenant_id: c.tenant_id.to_string(),
-        platform: c.platform,
-        connection_id: c.id.to_string(),
-        account_id: c.account_id.clone(),
-        level: job.schedule.report.level,
-        date,
-        campaign_id: Some("cmp-1".into()),
-        campaign_name: Some("Spring".into()),
-        ad_group_id: None,
-        ad_group_name: None,
-        ad_id: None,
-        ad_name: None,
-        currency: Some("EUR".into()),
-        impressions: Some(100),
-        clicks: Some(3),
-        cost_micros: Some(1_230_000),
-        conversions: None,
-        conversion_value: None,
-        video_views: None,
-        extra: None,
-        extracted_at: Utc::now(),
-        run_id: job.run_id.to_string(),
-        schedule_id: job.schedule.id.to_string(),
+        )
     }
 }
 

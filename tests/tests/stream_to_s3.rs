@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use adpipe_domain::{AdMetricRow, Level, Platform};
+use adpipe_domain::{AdMetricRow, Level};
 use adpipe_testkit::{Shape, aws, lambda_record, unique_tenant};
 use arrow_array::{Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -15,7 +15,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::Record;
 use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use extractor::ports::Staging;
 use extractor::staging::DynamoStaging;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use stream_to_s3::sink::s3::S3Sink;
 use stream_to_s3::{ObjectSink, SinkError, StreamToS3};
 
-use crate::common::log_to_test_output;
+use crate::common::{campaign_row, log_to_test_output};
 
 const ACCOUNT: &str = "act_1234567890";
 const STREAM_ARN: &str =
@@ -35,30 +35,12 @@ fn day(n: u32) -> NaiveDate {
 
 fn row(tenant: &str, campaign: &str, date: NaiveDate, n: i64) -> AdMetricRow {
     AdMetricRow {
-        row_key: AdMetricRow::key(Platform::Facebook, ACCOUNT, Level::Campaign, campaign, date),
-        tenant_id: tenant.into(),
-        platform: Platform::Facebook,
-        connection_id: "con_1".into(),
-        account_id: ACCOUNT.into(),
-        level: Level::Campaign,
-        date,
-        campaign_id: Some(campaign.into()),
-        campaign_name: Some(format!("Campaign {campaign}")),
-        ad_group_id: None,
-        ad_group_name: None,
-        ad_id: None,
-        ad_name: None,
-        currency: Some("EUR".into()),
         impressions: Some(1000 + n),
         clicks: Some(10 + n),
         cost_micros: Some(1_230_000 * n),
         conversions: Some(0.5),
-        conversion_value: None,
-        video_views: None,
         extra: Some(r#"{"reach":7}"#.into()),
-        extracted_at: Utc::now(),
-        run_id: "run_1".into(),
-        schedule_id: "sch_1".into(),
+        ..campaign_row(tenant, "con_1", ACCOUNT, Level::Campaign, campaign, date)
     }
 }
 
