@@ -70,7 +70,7 @@ impl Config {
             staging_ttl_days,
             urls: PlatformUrls {
                 facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v26.0")?,
-                google_ads: url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v22")?,
+                google_ads: url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v26")?,
                 google_oauth_token: url(
                     "GOOGLE_OAUTH_TOKEN_URL",
                     "https://oauth2.googleapis.com/token",

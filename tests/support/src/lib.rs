@@ -10,6 +10,8 @@
 
 mod eventbridge;
 mod fake_graph;
+pub mod fake_google_ads;
+pub mod fake_youtube;
 mod fault_proxy;
 mod local_aws;
 mod moto;

@@ -120,25 +120,7 @@ impl<'a> Session<'a> {
 
     /// Waits `wait`, unless that would outlive the deadline.
     pub(super) async fn sleep(&self, wait: Duration) -> Result<(), ConnectorError> {
-        if wait.is_zero() {
-            return Ok(());
-        }
-        let wake = chrono::Duration::from_std(wait)
-            .ok()
-            .and_then(|w| Utc::now().checked_add_signed(w));
-        match wake {
-            Some(wake) if wake < self.deadline => {
-                tokio::time::sleep(wait).await;
-                Ok(())
-            }
-            _ => {
-                tracing::warn!(
-                    wait_ms = wait.as_millis() as u64,
-                    "facebook: waiting would outlive the deadline"
-                );
-                Err(ConnectorError::Deadline)
-            }
-        }
+        crate::connectors::retry::sleep_before(self.deadline, wait, "facebook").await
     }
 
     async fn send(
@@ -185,11 +167,7 @@ impl<'a> Session<'a> {
         url: &Url,
         form: &[(&str, &str)],
     ) -> Result<Answer, ConnectorError> {
-        let remaining = (self.deadline - Utc::now())
-            .to_std()
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or(ConnectorError::Deadline)?;
+        let remaining = crate::connectors::retry::time_left(self.deadline, REQUEST_TIMEOUT)?;
         let auth = [
             ("access_token", self.token),
             ("appsecret_proof", self.proof.as_str()),
@@ -200,7 +178,7 @@ impl<'a> Session<'a> {
             let body: Vec<(&str, &str)> = form.iter().chain(&auth).copied().collect();
             self.client.request(method.clone(), url.clone()).form(&body)
         };
-        let response = match request.timeout(remaining.min(REQUEST_TIMEOUT)).send().await {
+        let response = match request.timeout(remaining).send().await {
             Ok(r) => r,
             Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),
         };

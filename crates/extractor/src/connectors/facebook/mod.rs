@@ -19,7 +19,6 @@ pub mod rows;
 pub mod throttle;
 pub mod wire;
 
-use std::time::Duration;
 
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
@@ -55,9 +54,7 @@ pub const MIN_PAGE_LIMIT: u32 = 25;
 /// framework asks for at most 7 days at a time, so in practice: campaign and ad set
 /// levels read synchronously, ad level (the large one) always asynchronously.
 pub const SYNC_MAX_DAYS: u64 = 7;
-/// One HTTP exchange's limit, shortened to what is left before the deadline.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::connectors::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 
 /// Video views: `video_play_actions`, "the number of times your video starts to play",
 /// counted once per impression and without replays, under action type `video_view`.
@@ -89,11 +86,7 @@ impl FacebookConnector {
 
     /// The HTTP client for the platforms: rustls, connect and request timeouts.
     pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-        reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("adpipe-extractor/", env!("CARGO_PKG_VERSION")))
-            .build()
+        crate::connectors::http_client()
     }
 }
 

@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+pub use crate::connectors::retry::Backoff;
+
 use super::wire::GraphError;
 
 /// Error codes that mean "too many calls, wait": 4 (app), 17 (user), 32 (page), 613
@@ -17,42 +19,6 @@ pub const BUC_THROTTLE_CODES: std::ops::RangeInclusive<i64> = 80000..=80014;
 /// Utilisation (percent of the app's or ad account's insights capacity, or of a BUC
 /// quota) from which calls are spaced out, before Meta starts refusing them.
 pub const SLOW_DOWN_AT_PERCENT: f64 = 75.0;
-
-/// Retry tuning: exponential backoff with jitter from `base`, never above `ceiling`, at
-/// most `max_attempts` tries of one call. Polling an asynchronous report run uses the
-/// same base and ceiling. Tests shrink both to milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub ceiling: Duration,
-    pub max_attempts: u32,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            base: Duration::from_secs(2),
-            ceiling: Duration::from_secs(60),
-            max_attempts: 8,
-        }
-    }
-}
-
-impl Backoff {
-    /// `base · 2^step`, at most `ceiling`.
-    pub fn exponential(&self, step: u32) -> Duration {
-        self.base
-            .saturating_mul(1u32 << step.min(20))
-            .min(self.ceiling)
-    }
-
-    /// The wait before retry `attempt` (0-based): half the exponential delay plus a random
-    /// share of the other half, so that callers throttled together do not return together.
-    pub fn retry_delay(&self, attempt: u32) -> Duration {
-        let full = self.exponential(attempt);
-        full / 2 + (full / 2).mul_f64(fastrand::f64())
-    }
-}
 
 /// What a failed answer calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,1 @@
+//! A YouTube Analytics API on loopback for the demo: being written.
