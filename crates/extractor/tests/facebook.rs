@@ -662,6 +662,49 @@ async fn a_throttle_whose_regain_time_is_past_the_deadline_stops_at_once_with_de
 }
 
 #[tokio::test]
+async fn a_hold_off_asked_for_by_one_fetch_is_honoured_by_the_next_fetch_of_the_account() {
+    // The first chunk's last answer succeeds but says the account is out of capacity for a
+    // minute; the run's next chunk, on the same connector, must not call before then.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(insights_path()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(page(vec![campaign_row("c-1", "2026-03-01")], None))
+                .insert_header(
+                    "x-business-use-case-usage",
+                    r#"{"123":[{"type":"ads_insights","call_count":100,"total_cputime":100,"total_time":100,"estimated_time_to_regain_access":1}]}"#,
+                ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+
+    let first = connector
+        .fetch(
+            &job(Level::Campaign, soon()),
+            window("2026-03-01", "2026-03-01"),
+        )
+        .await;
+    assert_eq!(first.map(|rows| rows.len()), Ok(1));
+    let started = Instant::now();
+    let second = connector
+        .fetch(
+            &job(Level::Campaign, Duration::from_secs(20)),
+            window("2026-03-02", "2026-03-02"),
+        )
+        .await;
+
+    assert_eq!(second.expect_err("held off"), ConnectorError::Deadline);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_passed_deadline_sends_nothing() {
     let server = MockServer::start().await;
     let mut job = job(Level::Campaign, soon());

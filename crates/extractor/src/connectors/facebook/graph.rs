@@ -3,7 +3,7 @@
 //! past the deadline, and described in errors and logs by method and path only — the query
 //! string carries the token, and so do `paging.next` URLs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, Url};
@@ -37,8 +37,42 @@ impl CallError {
     }
 }
 
+/// The pause Meta's usage headers asked for, per ad account, as an instant before which
+/// the account is not called again.
+#[derive(Default)]
+pub(super) struct HoldOff(std::sync::Mutex<std::collections::HashMap<String, Instant>>);
+
+impl HoldOff {
+    /// How long the account is still held off.
+    pub(super) fn remaining(&self, account: &str) -> Duration {
+        let now = Instant::now();
+        self.lock()
+            .get(account)
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+    }
+
+    /// Holds the account off for `pause` from now (zero lifts the hold-off).
+    pub(super) fn set(&self, account: &str, pause: Duration) {
+        let mut map = self.lock();
+        if pause.is_zero() {
+            map.remove(account);
+        } else {
+            map.insert(account.to_owned(), Instant::now() + pause);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Instant>> {
+        // Entries are whole instants: a poisoned map is still right.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 pub(super) struct Session<'a> {
     client: &'a reqwest::Client,
+    /// Where the hold-off outlives this session: the next fetch of the same account (the
+    /// run's next chunk, or the next run in a warm process) starts by honouring it.
+    hold_off: &'a HoldOff,
+    account: &'a str,
     base: Url,
     backoff: Backoff,
     deadline: DateTime<Utc>,
@@ -62,14 +96,17 @@ impl<'a> Session<'a> {
         let base = Url::parse(&conn.graph).map_err(|e| {
             ConnectorError::Permanent(format!("facebook: the Graph API URL is malformed: {e}"))
         })?;
+        let account = job.connection.account_id.as_str();
         Ok(Self {
             client: &conn.client,
+            hold_off: &conn.hold_off,
+            account,
             base,
             backoff: conn.backoff,
             deadline: job.deadline,
             token,
             proof: appsecret_proof(token, &app.app_secret),
-            pause: Duration::ZERO,
+            pause: conn.hold_off.remaining(account),
         })
     }
 
@@ -185,6 +222,7 @@ impl<'a> Session<'a> {
         let status = response.status();
         let usage = Usage::from_headers(response.headers());
         self.pause = usage.pause(&self.backoff);
+        self.hold_off.set(self.account, self.pause);
         let body = match response.bytes().await {
             Ok(b) => Vec::from(b),
             Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),

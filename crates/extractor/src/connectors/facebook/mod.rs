@@ -19,7 +19,6 @@ pub mod rows;
 pub mod throttle;
 pub mod wire;
 
-
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -66,6 +65,8 @@ pub struct FacebookConnector {
     client: reqwest::Client,
     graph: String,
     backoff: Backoff,
+    /// Usage-header pauses, kept across fetches and runs of this process.
+    hold_off: graph::HoldOff,
 }
 
 impl FacebookConnector {
@@ -75,6 +76,7 @@ impl FacebookConnector {
             client,
             graph: graph_url.into().trim_end_matches('/').to_owned(),
             backoff: Backoff::default(),
+            hold_off: graph::HoldOff::default(),
         }
     }
 
