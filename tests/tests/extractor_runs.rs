@@ -695,3 +695,40 @@ async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
     );
     assert_eq!(proxy.hits(READS), reads + 4, "one BatchGetItem per chunk");
 }
+
+#[tokio::test]
+async fn a_pending_report_run_is_kept_in_the_control_table_until_forgotten() {
+    use extractor::ports::{ReportRunKey, ReportRuns};
+    use extractor::store::DynamoReportRuns;
+
+    let aws = aws();
+    let runs = DynamoReportRuns::new(aws.dynamodb().await, aws.control_table.clone());
+    let key = ReportRunKey {
+        tenant: adpipe_testkit::unique_tenant()
+            .parse()
+            .expect("a tenant id"),
+        connection: adpipe_domain::ConnectionId::generate(),
+        level: "ad",
+        window: Window {
+            since: d("2026-03-01"),
+            until: d("2026-03-07"),
+        },
+    };
+    let other_days = ReportRunKey {
+        window: Window {
+            since: d("2026-03-08"),
+            until: d("2026-03-14"),
+        },
+        ..key.clone()
+    };
+
+    assert_eq!(runs.recall(&key).await.expect("readable"), None);
+    runs.remember(&key, "6023920149050").await.expect("stored");
+    assert_eq!(
+        runs.recall(&key).await.expect("readable").as_deref(),
+        Some("6023920149050")
+    );
+    assert_eq!(runs.recall(&other_days).await.expect("readable"), None);
+    runs.forget(&key).await.expect("deleted");
+    assert_eq!(runs.recall(&key).await.expect("readable"), None);
+}

@@ -51,6 +51,18 @@ pub fn run_sk(id: &RunId) -> String {
     format!("{RUN_PREFIX}{id}")
 }
 
+/// Partition of the asynchronous report runs the extractor has started for a connection and
+/// not yet read (Facebook's `report_run_id`s), so a run stopped by its deadline resumes the
+/// same report instead of starting another.
+pub fn report_runs_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
+    format!("REPORTS#{tenant}#{connection}")
+}
+
+/// One pending report run: the level and the days it covers.
+pub fn report_run_sk(level: &str, since: chrono::NaiveDate, until: chrono::NaiveDate) -> String {
+    format!("REPORT#{level}#{since}#{until}")
+}
+
 /// Secrets Manager name of a connection's credentials.
 pub fn secret_name(prefix: &str, tenant: &TenantId, id: &ConnectionId) -> String {
     format!("{prefix}{tenant}/{id}")

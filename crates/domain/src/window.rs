@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ReportSpec;
 
 /// An inclusive range of days, `since..=until`, serialized as `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Window {
     pub since: NaiveDate,
     pub until: NaiveDate,

@@ -12,6 +12,8 @@ pub mod secrets;
 pub mod staging;
 pub mod store;
 
+use std::sync::Arc;
+
 use adpipe_domain::Platform;
 
 pub use config::Config;
@@ -21,8 +23,13 @@ pub use run::{Extractor, Outcome};
 pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     // Fails only if the TLS backend cannot initialise: nothing would work without it.
-    let http = connectors::facebook::FacebookConnector::http_client()
-        .expect("the HTTP client (rustls) initialises");
+    let http = connectors::http_client().expect("the HTTP client (rustls) initialises");
+    let facebook =
+        connectors::facebook::FacebookConnector::new(http, config.urls.facebook_graph.clone())
+            .with_report_runs(Arc::new(store::DynamoReportRuns::new(
+                dynamodb.clone(),
+                config.control_table.clone(),
+            )));
     Extractor {
         store: Box::new(store::DynamoRunStore::new(
             dynamodb.clone(),
@@ -37,13 +44,7 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
             config.staging_table.clone(),
             config.staging_ttl_days,
         )),
-        connectors: connectors::Connectors::default().with(
-            Platform::Facebook,
-            Box::new(connectors::facebook::FacebookConnector::new(
-                http,
-                config.urls.facebook_graph.clone(),
-            )),
-        ),
+        connectors: connectors::Connectors::default().with(Platform::Facebook, Box::new(facebook)),
         config,
     }
 }

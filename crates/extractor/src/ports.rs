@@ -74,6 +74,27 @@ pub trait Staging: Send + Sync {
     async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError>;
 }
 
+/// Which asynchronous report run a fetch would start: the connection, the platform's level
+/// name and the days.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReportRunKey {
+    pub tenant: TenantId,
+    pub connection: ConnectionId,
+    pub level: &'static str,
+    pub window: Window,
+}
+
+/// Report runs started and not yet read (Facebook's asynchronous insights). A fetch that
+/// stops at the deadline while the platform is still computing leaves its report here; the
+/// next run's fetch of the same days polls that report instead of starting over, so a
+/// report slower than one invocation still completes.
+#[async_trait]
+pub trait ReportRuns: Send + Sync {
+    async fn recall(&self, key: &ReportRunKey) -> Result<Option<String>, StoreError>;
+    async fn remember(&self, key: &ReportRunKey, report_run_id: &str) -> Result<(), StoreError>;
+    async fn forget(&self, key: &ReportRunKey) -> Result<(), StoreError>;
+}
+
 /// How a platform call failed, which decides what the run does next.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ConnectorError {

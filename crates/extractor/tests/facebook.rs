@@ -11,7 +11,10 @@ use adpipe_domain::{
 };
 use chrono::{NaiveDate, Utc};
 use extractor::connectors::facebook::{Backoff, FacebookConnector, appsecret_proof};
-use extractor::ports::{AppCredentials, Connector, ConnectorError, Credentials, FacebookApp, Job};
+use extractor::ports::{
+    AppCredentials, Connector, ConnectorError, Credentials, FacebookApp, Job, ReportRunKey,
+    ReportRuns,
+};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -466,6 +469,121 @@ async fn ad_level_runs_a_report_polls_it_and_reads_its_pages() {
         .filter(|r| r.url.path() == format!("{VERSION}/6023920149050"))
         .count();
     assert_eq!(polls, 3, "polled until Job Completed");
+}
+
+#[tokio::test]
+async fn a_report_run_still_computing_at_the_deadline_is_resumed_by_the_next_fetch() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(insights_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"report_run_id": "777"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{VERSION}/777")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "777", "async_status": "Job Running", "async_percent_completion": 60}),
+        ))
+        .mount(&server)
+        .await;
+    let connector = connector(&server);
+    let days = window("2026-03-01", "2026-03-02");
+    let job = job(Level::Ad, Duration::from_millis(300));
+
+    let first = connector.fetch(&job, days).await;
+
+    assert_eq!(
+        first.expect_err("still computing"),
+        ConnectorError::Deadline
+    );
+    server.verify().await;
+    // The next run (a new deadline): the report has completed meanwhile. No second POST.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path(insights_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"report_run_id": "778"})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    mount_report(
+        &server,
+        "777",
+        "Job Completed",
+        vec![ad_row("ad-1", "2026-03-01")],
+    )
+    .await;
+    let next = Job {
+        deadline: Utc::now() + chrono::Duration::seconds(60),
+        ..job
+    };
+
+    let rows = connector
+        .fetch(&next, days)
+        .await
+        .expect("rows of the resumed report");
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].row_key, "facebook|act_123|ad|ad-1|2026-03-01");
+    // Read: forgotten, so a third fetch of the same days starts a new report.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path(insights_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"report_run_id": "779"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_report(&server, "779", "Job Completed", vec![]).await;
+    assert_eq!(connector.fetch(&next, days).await.map(|r| r.len()), Ok(0));
+}
+
+#[tokio::test]
+async fn a_remembered_report_run_that_is_gone_is_replaced_by_a_new_one() {
+    let server = MockServer::start().await;
+    // Meta no longer knows report 555 (results expired).
+    Mock::given(method("GET"))
+        .and(path(format!("{VERSION}/555")))
+        .respond_with(graph_error(
+            400,
+            100,
+            Some(33),
+            "Unsupported get request. Object with ID '555' does not exist",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(insights_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"report_run_id": "556"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_report(
+        &server,
+        "556",
+        "Job Completed",
+        vec![ad_row("ad-9", "2026-03-01")],
+    )
+    .await;
+    let job = job(Level::Ad, soon());
+    let days = window("2026-03-01", "2026-03-01");
+    let memory = std::sync::Arc::new(extractor::store::MemoryReportRuns::default());
+    let key = ReportRunKey {
+        tenant: job.connection.tenant_id.clone(),
+        connection: job.connection.id.clone(),
+        level: "ad",
+        window: days,
+    };
+    memory.remember(&key, "555").await.expect("remembered");
+
+    let rows = connector(&server)
+        .with_report_runs(memory.clone())
+        .fetch(&job, days)
+        .await
+        .expect("rows of a new report");
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(memory.recall(&key).await.expect("readable"), None);
 }
 
 #[tokio::test]

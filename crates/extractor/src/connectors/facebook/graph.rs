@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::throttle::{Backoff, Usage, Verdict, classify};
 use super::wire::{self, ErrorBody, GraphError};
 use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
-use crate::ports::{ConnectorError, Job};
+use crate::ports::{ConnectorError, Job, ReportRuns};
 
 /// Why a call did not answer.
 #[derive(Debug)]
@@ -72,6 +72,7 @@ pub(super) struct Session<'a> {
     /// Where the hold-off outlives this session: the next fetch of the same account (the
     /// run's next chunk, or the next run in a warm process) starts by honouring it.
     hold_off: &'a HoldOff,
+    report_runs: &'a dyn ReportRuns,
     account: &'a str,
     base: Url,
     backoff: Backoff,
@@ -100,6 +101,7 @@ impl<'a> Session<'a> {
         Ok(Self {
             client: &conn.client,
             hold_off: &conn.hold_off,
+            report_runs: conn.report_runs.as_ref(),
             account,
             base,
             backoff: conn.backoff,
@@ -108,6 +110,11 @@ impl<'a> Session<'a> {
             proof: appsecret_proof(token, &app.app_secret),
             pause: conn.hold_off.remaining(account),
         })
+    }
+
+    /// Where report runs left pending are kept.
+    pub(super) fn report_runs(&self) -> &'a dyn ReportRuns {
+        self.report_runs
     }
 
     pub(super) fn backoff(&self) -> Backoff {

@@ -5,7 +5,9 @@
 //!   until it is absent). Ad level, and any window longer than [`SYNC_MAX_DAYS`], runs as
 //!   an asynchronous report run: `POST act_<id>/insights` → `report_run_id`, poll
 //!   `GET <report_run_id>` until `Job Completed`, read `GET <report_run_id>/insights`. A run
-//!   that ends `Job Failed` or `Job Skipped` is split into two half windows.
+//!   that ends `Job Failed` or `Job Skipped` is split into two half windows. A report still
+//!   computing when the deadline comes is remembered ([`ReportRuns`]) and the next run's
+//!   fetch of the same days polls it instead of starting another.
 //! - "Reduce the amount of data" halves the page size ([`PAGE_LIMIT`] down to
 //!   [`MIN_PAGE_LIMIT`]); past that a synchronous read becomes a report run.
 //! - Throttling and passing faults are retried with backoff (see [`throttle`]); code 190
@@ -18,6 +20,8 @@ mod report;
 pub mod rows;
 pub mod throttle;
 pub mod wire;
+
+use std::sync::Arc;
 
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
@@ -33,7 +37,8 @@ use self::report::read_by_report;
 use self::rows::RowContext;
 pub use self::throttle::Backoff;
 use self::wire::Account;
-use crate::ports::{Connector, ConnectorError, Job};
+use crate::ports::{Connector, ConnectorError, Job, ReportRuns};
+use crate::store::MemoryReportRuns;
 
 /// The action types counted as `conversions` (and their `action_values` as
 /// `conversion_value`) when a schedule names none: `omni_purchase`, Meta's purchase
@@ -67,6 +72,8 @@ pub struct FacebookConnector {
     backoff: Backoff,
     /// Usage-header pauses, kept across fetches and runs of this process.
     hold_off: graph::HoldOff,
+    /// Report runs a deadline interrupted, to resume rather than restart.
+    report_runs: Arc<dyn ReportRuns>,
 }
 
 impl FacebookConnector {
@@ -77,7 +84,15 @@ impl FacebookConnector {
             graph: graph_url.into().trim_end_matches('/').to_owned(),
             backoff: Backoff::default(),
             hold_off: graph::HoldOff::default(),
+            report_runs: Arc::new(MemoryReportRuns::default()),
         }
+    }
+
+    /// Where report runs left pending by a deadline are kept (production: the control
+    /// table, so the next invocation resumes them; by default this process's memory).
+    pub fn with_report_runs(mut self, report_runs: Arc<dyn ReportRuns>) -> Self {
+        self.report_runs = report_runs;
+        self
     }
 
     /// Retry and polling waits; tests shrink them to milliseconds.

@@ -9,7 +9,7 @@ use chrono::Days;
 use super::graph::{CallError, Session};
 use super::wire::{self, ReportRunCreated, ReportRunStatus};
 use super::{Query, read_pages};
-use crate::ports::ConnectorError;
+use crate::ports::{ConnectorError, ReportRunKey};
 
 /// Why a report run gave no rows.
 enum ReportError {
@@ -55,11 +55,76 @@ pub(super) async fn read_by_report(
     }
 }
 
+/// One report run for `days`: the one a previous fetch started and left pending (its
+/// deadline came first), else a new one; then its rows.
 async fn run_report(
     session: &mut Session<'_>,
     query: &Query<'_>,
     days: Window,
 ) -> Result<Vec<AdMetricRow>, ReportError> {
+    let key = ReportRunKey {
+        tenant: query.job.connection.tenant_id.clone(),
+        connection: query.job.connection.id.clone(),
+        level: query.level,
+        window: days,
+    };
+    if let Some(id) = recall(session, &key).await {
+        tracing::info!(report_run_id = %id, since = %days.since, until = %days.until, "facebook report run resumed");
+        let outcome = wait_and_read(session, query, days, &id).await;
+        match settle(session, &key, outcome).await {
+            // The report is gone (Meta keeps results for a limited time) or unreadable:
+            // start a new one rather than fail the days.
+            Err(ReportError::Connector(ConnectorError::Permanent(why))) => {
+                tracing::warn!(report_run_id = %id, reason = %why, "facebook: a resumed report run could not be read; starting a new one");
+            }
+            other => return other,
+        }
+    }
+    let id = start(session, query, days).await?;
+    if let Err(e) = session.report_runs().remember(&key, &id).await {
+        // Only resuming after a deadline needs it: the run goes on without.
+        tracing::warn!(report_run_id = %id, error = %e, "facebook: could not remember the report run");
+    }
+    let outcome = wait_and_read(session, query, days, &id).await;
+    settle(session, &key, outcome).await
+}
+
+/// Keeps a report that may still be read later (the deadline came, or the platform is
+/// passing through a fault) and forgets any other.
+async fn settle(
+    session: &Session<'_>,
+    key: &ReportRunKey,
+    outcome: Result<Vec<AdMetricRow>, ReportError>,
+) -> Result<Vec<AdMetricRow>, ReportError> {
+    let keep = matches!(
+        outcome,
+        Err(ReportError::Connector(
+            ConnectorError::Deadline | ConnectorError::Retryable(_)
+        ))
+    );
+    if !keep && let Err(e) = session.report_runs().forget(key).await {
+        // A stale entry costs one status call next time, then a new report.
+        tracing::warn!(error = %e, "facebook: could not forget a finished report run");
+    }
+    outcome
+}
+
+async fn recall(session: &Session<'_>, key: &ReportRunKey) -> Option<String> {
+    match session.report_runs().recall(key).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "facebook: pending report runs unreadable; starting a new one");
+            None
+        }
+    }
+}
+
+/// `POST act_<id>/insights`: a new report run's id.
+async fn start(
+    session: &mut Session<'_>,
+    query: &Query<'_>,
+    days: Window,
+) -> Result<String, ReportError> {
     let params = query.params(days);
     let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let url = session.url(&format!("{}/insights", query.account), &[])?;
@@ -73,9 +138,19 @@ async fn run_report(
         ))
         .into());
     }
-    let what = format!("report run {id}");
     tracing::info!(report_run_id = %id, since = %days.since, until = %days.until, "facebook report run started");
-    let status_url = session.url(&id, &[("fields", "async_status,async_percent_completion")])?;
+    Ok(id)
+}
+
+/// Polls report run `id` with backoff until it completes, then reads its pages.
+async fn wait_and_read(
+    session: &mut Session<'_>,
+    query: &Query<'_>,
+    days: Window,
+    id: &str,
+) -> Result<Vec<AdMetricRow>, ReportError> {
+    let what = format!("report run {id}");
+    let status_url = session.url(id, &[("fields", "async_status,async_percent_completion")])?;
     let mut poll = 0u32;
     loop {
         session.sleep(session.backoff().exponential(poll)).await?;
