@@ -24,12 +24,23 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     // Fails only if the TLS backend cannot initialise: nothing would work without it.
     let http = connectors::http_client().expect("the HTTP client (rustls) initialises");
-    let facebook =
-        connectors::facebook::FacebookConnector::new(http, config.urls.facebook_graph.clone())
-            .with_report_runs(Arc::new(store::DynamoReportRuns::new(
-                dynamodb.clone(),
-                config.control_table.clone(),
-            )));
+    let facebook = connectors::facebook::FacebookConnector::new(
+        http.clone(),
+        config.urls.facebook_graph.clone(),
+    )
+    .with_report_runs(Arc::new(store::DynamoReportRuns::new(
+        dynamodb.clone(),
+        config.control_table.clone(),
+    )));
+    let google_oauth = Arc::new(connectors::google_oauth::GoogleOAuth::new(
+        http.clone(),
+        config.urls.google_oauth_token.clone(),
+    ));
+    let youtube = connectors::youtube::YouTubeConnector::new(
+        http.clone(),
+        config.urls.youtube_analytics.clone(),
+        google_oauth.clone(),
+    );
     Extractor {
         store: Box::new(store::DynamoRunStore::new(
             dynamodb.clone(),
@@ -44,7 +55,9 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
             config.staging_table.clone(),
             config.staging_ttl_days,
         )),
-        connectors: connectors::Connectors::default().with(Platform::Facebook, Box::new(facebook)),
+        connectors: connectors::Connectors::default()
+            .with(Platform::Facebook, Box::new(facebook))
+            .with(Platform::Youtube, Box::new(youtube)),
         config,
     }
 }
