@@ -66,6 +66,71 @@ impl Config {
     }
 }
 
+/// The current Graph API; the extractor defaults to the same version.
+pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com/v26.0";
+pub const DEFAULT_GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// The OAuth sign-in's settings (CONTRACT §2, §3), read at init beside [`Config`].
+///
+/// Kept apart from [`Config`] so the local-mode flag can never come from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthConfig {
+    /// `FACEBOOK_GRAPH_URL`, version included; the Login dialog takes the same version.
+    pub facebook_graph_url: String,
+    /// `GOOGLE_OAUTH_TOKEN_URL`.
+    pub google_oauth_token_url: String,
+    /// Whether `http://localhost`, `http://127.0.0.1` and `http://[::1]` redirect URIs are
+    /// accepted besides `https://` ones. Only `adpipe-local-api` sets it.
+    pub loopback_redirects: bool,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            facebook_graph_url: DEFAULT_FACEBOOK_GRAPH_URL.to_owned(),
+            google_oauth_token_url: DEFAULT_GOOGLE_OAUTH_TOKEN_URL.to_owned(),
+            loopback_redirects: false,
+        }
+    }
+}
+
+impl OAuthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(get);
+        let url = |name: &'static str, default: &str| {
+            let url = env.or(name, default);
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(url.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Malformed {
+                    name,
+                    reason: "not an http(s) URL",
+                })
+            }
+        };
+        Ok(Self {
+            facebook_graph_url: url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
+            google_oauth_token_url: url("GOOGLE_OAUTH_TOKEN_URL", DEFAULT_GOOGLE_OAUTH_TOKEN_URL)?,
+            loopback_redirects: false,
+        })
+    }
+
+    /// The version segment of `facebook_graph_url` (`v26.0`), if it ends with one.
+    pub fn facebook_version(&self) -> Option<&str> {
+        let last = self.facebook_graph_url.rsplit('/').next()?;
+        let digits = last.strip_prefix('v')?;
+        let versioned = !digits.is_empty()
+            && digits
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        versioned.then_some(last)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +183,39 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("RULE_PREFIX"));
+    }
+
+    #[test]
+    fn oauth_endpoints_default_to_the_platforms_and_never_allow_loopback_from_the_environment() {
+        let c = OAuthConfig::from_lookup(env(&[])).unwrap();
+        assert_eq!(c, OAuthConfig::default());
+        assert_eq!(c.facebook_version(), Some("v26.0"));
+        let c = OAuthConfig::from_lookup(env(&[
+            ("FACEBOOK_GRAPH_URL", "http://127.0.0.1:9/v25.0/"),
+            ("GOOGLE_OAUTH_TOKEN_URL", "http://127.0.0.1:9/token"),
+            ("LOOPBACK_REDIRECTS", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.facebook_graph_url, "http://127.0.0.1:9/v25.0");
+        assert_eq!(c.facebook_version(), Some("v25.0"));
+        assert!(!c.loopback_redirects);
+        let err =
+            OAuthConfig::from_lookup(env(&[("GOOGLE_OAUTH_TOKEN_URL", "oauth2")])).unwrap_err();
+        assert!(err.to_string().contains("GOOGLE_OAUTH_TOKEN_URL"));
+    }
+
+    #[test]
+    fn a_graph_url_without_a_version_has_none() {
+        for url in [
+            "https://graph.facebook.com",
+            "https://graph.facebook.com/v",
+            "https://x/v26.0a",
+        ] {
+            let c = OAuthConfig {
+                facebook_graph_url: url.into(),
+                ..OAuthConfig::default()
+            };
+            assert_eq!(c.facebook_version(), None, "{url}");
+        }
     }
 }

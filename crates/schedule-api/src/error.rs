@@ -132,6 +132,18 @@ impl ApiError {
         )
     }
 
+    /// The same answer for a request that spent an OAuth authorization code: a retry
+    /// cannot reuse it, so a 5xx tells the client to start the sign-in again.
+    pub fn after_spent_code(mut self) -> Self {
+        if self.status.is_server_error() {
+            let cause = self.message.split(';').next().unwrap_or_default();
+            self.message = format!(
+                "{cause}; nothing was created. The authorization code is used up: start the sign-in again."
+            );
+        }
+        self
+    }
+
     pub fn body(&self) -> String {
         let envelope = Envelope {
             error: Body {

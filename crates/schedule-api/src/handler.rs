@@ -15,6 +15,7 @@ use crate::ports::{IdempotencyRecord, StoredResponse};
 use crate::request;
 use crate::routes::{Matched, Operation, match_route};
 use crate::service::Api;
+use crate::signin;
 
 /// How long an `Idempotency-Key` answers with its first result.
 const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
@@ -69,6 +70,20 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
         }
         Operation::GetConnection => ok(api.connection(&tenant, id).await?),
         Operation::DeleteConnection => no_content(api.delete_connection(&tenant, id).await?),
+        Operation::OAuthAuthorizeUrl => {
+            let platform = signin::platform(id)?;
+            request::only_query(req, &["redirect_uri", "state"])?;
+            let redirect_uri = request::query_param(req, "redirect_uri")?;
+            let state = request::query_param(req, "state")?;
+            ok(api.authorize_url(platform, redirect_uri, state).await?)
+        }
+        Operation::OAuthToken => {
+            let platform = signin::platform(id)?;
+            created(
+                api.connect_with_code(&tenant, platform, request::json(body)?)
+                    .await?,
+            )
+        }
         Operation::CreateSchedule => create_schedule(api, req, &tenant, body).await,
         Operation::ListSchedules => {
             let page = request::page(req, |k| {

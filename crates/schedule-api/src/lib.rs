@@ -1,29 +1,40 @@
 //! adpipe's control plane: connections and schedules behind API Gateway's HTTP API.
 //!
 //! `handler` turns one request into one response; `service` holds the operations over the
-//! `ports`; the AWS adapters live in `store`, `scheduler`, `secrets` and `invoker`.
+//! `ports`, and `signin` the OAuth sign-in; the AWS adapters live in `store`, `scheduler`,
+//! `secrets` and `invoker`, the platforms' token endpoints in `oauth`.
 
 pub mod config;
 pub mod error;
 pub mod handler;
 pub mod invoker;
 pub mod memory;
+pub mod oauth;
 pub mod ports;
 pub mod request;
 pub mod routes;
 pub mod scheduler;
 pub mod secrets;
 pub mod service;
+pub mod signin;
 pub mod store;
 pub mod views;
 
-pub use config::Config;
+pub use config::{Config, OAuthConfig};
 pub use handler::handle;
 pub use service::Api;
 
-/// Builds the production [`Api`]: the AWS adapters over one shared SDK configuration.
+/// [`aws_api_with`] the platforms' own OAuth endpoints and https-only redirect URIs.
 pub fn aws_api(config: Config, sdk: &aws_config::SdkConfig) -> Api {
+    aws_api_with(config, OAuthConfig::default(), sdk)
+}
+
+/// Builds the production [`Api`]: the AWS adapters over one shared SDK configuration, and
+/// the platforms' token endpoints of `oauth_config`.
+pub fn aws_api_with(config: Config, oauth_config: OAuthConfig, sdk: &aws_config::SdkConfig) -> Api {
     Api {
+        oauth: Box::new(oauth::HttpOAuth::new(&oauth_config)),
+        oauth_config,
         store: Box::new(store::DynamoControlStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.control_table.clone(),

@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{DependencyError, StoreError};
 use crate::ports::{
-    ControlStore, ExtractorInvoker, IdempotencyRecord, Page, PageRequest, RuleScheduler, RuleSpec,
+    AppCredentials, AppSecretError, ControlStore, ExtractorInvoker, FacebookApp, GoogleApp, Grant,
+    IdempotencyRecord, OAuthError, OAuthExchange, Page, PageRequest, RuleScheduler, RuleSpec,
     SecretStore, SecretValue,
 };
 
@@ -295,6 +296,8 @@ impl RuleScheduler for MemoryRules {
 #[derive(Default)]
 pub struct MemorySecrets {
     pub names: Mutex<Vec<String>>,
+    /// What any app credentials secret holds; `None`: no such secret.
+    pub app: Option<AppCredentials>,
 }
 
 #[async_trait]
@@ -319,6 +322,12 @@ impl SecretStore for MemorySecrets {
             .retain(|n| n != name);
         Ok(())
     }
+
+    async fn app_credentials(&self, _id: &str) -> Result<AppCredentials, AppSecretError> {
+        self.app
+            .clone()
+            .ok_or(AppSecretError::Unusable("the secret does not exist"))
+    }
 }
 
 #[derive(Default)]
@@ -341,13 +350,59 @@ impl ExtractorInvoker for MemoryInvoker {
     }
 }
 
+/// A platform that answers each exchange with the next of `answers`, then with a grant of
+/// every scope adpipe asks for. Counts the exchanges.
+#[derive(Default)]
+pub struct MemoryOAuth {
+    pub answers: Mutex<std::collections::VecDeque<Result<Grant, OAuthError>>>,
+    /// Shared, so a test keeps a count of an `OAuthExchange` it gave away.
+    pub exchanges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl MemoryOAuth {
+    fn answer(&self, token: &str, granted: &[&str]) -> Result<Grant, OAuthError> {
+        self.exchanges
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let next = self
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        next.unwrap_or_else(|| {
+            Ok(Grant {
+                token: Some(token.to_owned()),
+                granted: Some(granted.iter().map(|s| s.to_string()).collect()),
+            })
+        })
+    }
+}
+
+#[async_trait]
+impl OAuthExchange for MemoryOAuth {
+    async fn google(&self, _: &GoogleApp, _: &str, _: &str) -> Result<Grant, OAuthError> {
+        self.answer(
+            "1//memory-refresh",
+            crate::signin::requested_scopes(adpipe_domain::Platform::GoogleAds),
+        )
+    }
+
+    async fn facebook(&self, _: &FacebookApp, _: &str, _: &str) -> Result<Grant, OAuthError> {
+        self.answer(
+            "EAAB-memory-long-lived",
+            crate::signin::requested_scopes(adpipe_domain::Platform::Facebook),
+        )
+    }
+}
+
 /// An [`crate::Api`] over in-memory ports.
 pub fn memory_api(config: crate::Config) -> crate::Api {
     crate::Api {
         config,
+        oauth_config: crate::OAuthConfig::default(),
         store: Box::<MemoryStore>::default(),
         rules: Box::<MemoryRules>::default(),
         secrets: Box::<MemorySecrets>::default(),
         invoker: Box::<MemoryInvoker>::default(),
+        oauth: Box::<MemoryOAuth>::default(),
     }
 }

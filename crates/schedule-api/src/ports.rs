@@ -1,13 +1,15 @@
 //! The outside world as the schedule API needs it: one narrow trait per dependency.
-//! Production wires the AWS adapters (`store/`, `scheduler/`, `secrets/`, `invoker/`);
-//! tests wire the same adapters against moto or a faulty endpoint; the benchmark wires
-//! `memory`.
+//! Production wires the AWS adapters (`store/`, `scheduler/`, `secrets/`, `invoker/`) and
+//! the platforms' token endpoints (`oauth/`); tests wire the same adapters against moto,
+//! a faulty endpoint or a mock platform; the benchmark and unit tests wire `memory`.
 
 use adpipe_domain::{
     Connection, ConnectionId, Run, Schedule, ScheduleExpression, ScheduleId, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use thiserror::Error;
 
 use crate::error::{DependencyError, StoreError};
 
@@ -160,6 +162,110 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<(), DependencyError>;
     /// Deletes at once, without a recovery window. A secret that is already gone is fine.
     async fn delete_secret(&self, name: &str) -> Result<(), DependencyError>;
+    /// The platform app credentials held by the secret `id` (`APP_CREDENTIALS_SECRET`).
+    /// Adapters may cache them for a few minutes.
+    async fn app_credentials(&self, id: &str) -> Result<AppCredentials, AppSecretError>;
+}
+
+/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2), as far as sign-in needs it. Fields
+/// left out read as empty, so the sign-in can name what is missing. `Debug` shows no value.
+#[derive(Clone, Default, Deserialize)]
+pub struct AppCredentials {
+    #[serde(default)]
+    pub google: Option<GoogleApp>,
+    #[serde(default)]
+    pub facebook: Option<FacebookApp>,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct GoogleApp {
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct FacebookApp {
+    #[serde(default)]
+    pub app_id: String,
+    #[serde(default)]
+    pub app_secret: String,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppCredentials(<redacted>)")
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum AppSecretError {
+    /// Secrets Manager failed or refused the read.
+    #[error(transparent)]
+    Unavailable(#[from] DependencyError),
+    /// The secret does not exist or is not the JSON of CONTRACT §2: an operator's fix. The
+    /// reason names the secret's fields, never their values.
+    #[error("app credentials secret: {0}")]
+    Unusable(&'static str),
+}
+
+/// What an authorization code was exchanged for. `Debug` shows no token.
+pub struct Grant {
+    /// Google: the refresh token, absent when Google issued none. Facebook: the long-lived
+    /// user access token.
+    pub token: Option<String>,
+    /// The scopes (Google) or permissions (Facebook) granted; `None` when the platform did
+    /// not say.
+    pub granted: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("granted", &self.granted)
+            .finish()
+    }
+}
+
+/// Why a code was not exchanged. Details are for the log: the platform's error code and
+/// description, never the code, a token or the app secret.
+#[derive(Debug, Error)]
+pub enum OAuthError {
+    /// Refused: expired, already used, revoked, or issued to another app.
+    #[error("authorization code refused: {0}")]
+    InvalidCode(String),
+    /// The redirect URI is not the consent request's, or not registered for the app.
+    #[error("redirect_uri refused: {0}")]
+    RedirectUriMismatch(String),
+    /// The platform refused the app credentials themselves.
+    #[error("app credentials refused: {0}")]
+    AppRefused(String),
+    /// Unreachable, timed out, 5xx or 429, or an answer that could not be read.
+    #[error(transparent)]
+    Unavailable(#[from] DependencyError),
+}
+
+/// The platforms' OAuth token endpoints: one authorization code in, one long-lived
+/// credential out. A code is single-use: implementations never retry an exchange.
+#[async_trait]
+pub trait OAuthExchange: Send + Sync {
+    /// Google: `grant_type=authorization_code` at the token endpoint.
+    async fn google(
+        &self,
+        app: &GoogleApp,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<Grant, OAuthError>;
+    /// Facebook: the code for a short-lived user token, that for a long-lived one, and the
+    /// permissions it carries.
+    async fn facebook(
+        &self,
+        app: &FacebookApp,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<Grant, OAuthError>;
 }
 
 #[async_trait]

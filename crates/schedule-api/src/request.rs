@@ -82,18 +82,8 @@ fn join(path: &str, name: &str) -> String {
 /// `limit` and `next_token` of a list call. `valid_key` checks a decoded token's sort key
 /// belongs to the list being paged.
 pub fn page(req: &Request, valid_key: impl Fn(&str) -> bool) -> Result<PageRequest, ApiError> {
+    only_query(req, &["limit", "next_token"])?;
     let query = req.query_string_parameters_ref();
-    if let Some(q) = query {
-        if let Some((name, _)) = q
-            .iter()
-            .find(|(name, _)| !matches!(*name, "limit" | "next_token"))
-        {
-            return Err(ApiError::invalid(
-                name,
-                format!("unknown query parameter `{name}`; use limit and next_token"),
-            ));
-        }
-    }
     let limit = match query.and_then(|q| q.first("limit")) {
         None => DEFAULT_PAGE,
         Some(raw) => raw
@@ -118,6 +108,36 @@ pub fn page(req: &Request, valid_key: impl Fn(&str) -> bool) -> Result<PageReque
         ),
     };
     Ok(PageRequest { limit, after })
+}
+
+/// Refuses query parameters other than `allowed`.
+pub fn only_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    let Some(query) = req.query_string_parameters_ref() else {
+        return Ok(());
+    };
+    match query.iter().find(|(name, _)| !allowed.contains(name)) {
+        Some((name, _)) => Err(ApiError::invalid(
+            name,
+            format!(
+                "unknown query parameter `{name}`; use {}",
+                allowed.join(" and ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The one value of query parameter `name`, if given; given twice is refused.
+pub fn query_param<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
+    let values = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.all(name))
+        .unwrap_or_default();
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(ApiError::invalid(name, format!("give `{name}` once"))),
+    }
 }
 
 /// Page tokens are opaque to clients; the tenant always comes from the JWT, so a token

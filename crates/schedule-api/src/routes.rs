@@ -9,6 +9,8 @@ pub enum Operation {
     ListConnections,
     GetConnection,
     DeleteConnection,
+    OAuthAuthorizeUrl,
+    OAuthToken,
     CreateSchedule,
     ListSchedules,
     GetSchedule,
@@ -21,7 +23,7 @@ pub enum Operation {
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
-    /// OpenAPI path template: `{id}` matches one non-empty segment.
+    /// OpenAPI path template: `{id}` (or `{platform}`) matches one non-empty segment.
     pub path: &'static str,
     pub operation: Operation,
 }
@@ -46,6 +48,16 @@ pub const ROUTES: &[Route] = &[
         method: "DELETE",
         path: "/v1/connections/{id}",
         operation: Operation::DeleteConnection,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/connections/oauth/{platform}/authorize-url",
+        operation: Operation::OAuthAuthorizeUrl,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/connections/oauth/{platform}/token",
+        operation: Operation::OAuthToken,
     },
     Route {
         method: "POST",
@@ -157,6 +169,41 @@ mod tests {
                 operation: Operation::ListConnections,
                 id: None
             }
+        );
+    }
+
+    #[test]
+    fn oauth_paths_capture_the_platform_and_do_not_shadow_connection_ids() {
+        assert_eq!(
+            match_route(
+                &Method::GET,
+                "/v1/connections/oauth/google_ads/authorize-url"
+            ),
+            Matched::Found {
+                operation: Operation::OAuthAuthorizeUrl,
+                id: Some("google_ads")
+            }
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/connections/oauth/facebook/token"),
+            Matched::Found {
+                operation: Operation::OAuthToken,
+                id: Some("facebook")
+            }
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/v1/connections/oauth"),
+            Matched::Found {
+                operation: Operation::GetConnection,
+                id: Some("oauth")
+            }
+        );
+        assert_eq!(
+            match_route(
+                &Method::POST,
+                "/v1/connections/oauth/facebook/authorize-url"
+            ),
+            Matched::MethodNotAllowed(vec!["GET"])
         );
     }
 

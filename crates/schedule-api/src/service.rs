@@ -9,11 +9,11 @@ use adpipe_domain::{
 };
 use chrono::Utc;
 
-use crate::config::Config;
+use crate::config::{Config, OAuthConfig};
 use crate::error::{ApiError, StoreError};
 use crate::ports::{
-    ControlStore, ExtractorInvoker, Page, PageRequest, RuleScheduler, RuleSpec, SecretStore,
-    SecretValue,
+    ControlStore, ExtractorInvoker, OAuthExchange, Page, PageRequest, RuleScheduler, RuleSpec,
+    SecretStore, SecretValue,
 };
 use crate::request::encode_token;
 use crate::views::{
@@ -28,21 +28,31 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 pub struct Api {
     pub config: Config,
+    pub oauth_config: OAuthConfig,
     pub store: Box<dyn ControlStore>,
     pub rules: Box<dyn RuleScheduler>,
     pub secrets: Box<dyn SecretStore>,
     pub invoker: Box<dyn ExtractorInvoker>,
+    pub oauth: Box<dyn OAuthExchange>,
 }
 
-impl Api {
-    pub async fn create_connection(
-        &self,
-        tenant: &TenantId,
-        body: CreateConnection,
-    ) -> Result<ConnectionView, ApiError> {
-        let account = AccountId::parse(body.platform, &body.account_id)?;
-        let name = optional_text(body.name, "name", MAX_NAME_CHARS)?;
-        let login_customer_id = match (body.platform, body.login_customer_id) {
+/// A connection's fields, validated, before anything is written.
+pub(crate) struct NewConnection {
+    pub account: AccountId,
+    pub name: Option<String>,
+    pub login_customer_id: Option<String>,
+}
+
+impl NewConnection {
+    pub fn parse(
+        platform: Platform,
+        account_id: &str,
+        name: Option<String>,
+        login_customer_id: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let account = AccountId::parse(platform, account_id)?;
+        let name = optional_text(name, "name", MAX_NAME_CHARS)?;
+        let login_customer_id = match (platform, login_customer_id) {
             (_, None) => None,
             (Platform::GoogleAds, Some(raw)) => {
                 Some(parse_google_customer_id(&raw, "login_customer_id")?)
@@ -54,25 +64,54 @@ impl Api {
                 ));
             }
         };
-        let secret = credentials(body.platform, &body.credentials)?;
+        Ok(Self {
+            account,
+            name,
+            login_customer_id,
+        })
+    }
+}
 
+impl Api {
+    pub async fn create_connection(
+        &self,
+        tenant: &TenantId,
+        body: CreateConnection,
+    ) -> Result<ConnectionView, ApiError> {
+        let new = NewConnection::parse(
+            body.platform,
+            &body.account_id,
+            body.name,
+            body.login_customer_id,
+        )?;
+        let secret = credentials(body.platform, &body.credentials)?;
+        self.store_connection(tenant, new, &secret).await
+    }
+
+    /// Writes the connection's secret, then its record; a failed record removes the secret.
+    pub(crate) async fn store_connection(
+        &self,
+        tenant: &TenantId,
+        new: NewConnection,
+        secret: &SecretValue,
+    ) -> Result<ConnectionView, ApiError> {
         let id = ConnectionId::generate();
         let now = Utc::now();
         let connection = Connection {
             secret_id: keys::secret_name(&self.config.secret_prefix, tenant, &id),
             id,
             tenant_id: tenant.clone(),
-            platform: body.platform,
-            account_id: account.as_str().to_owned(),
-            name,
-            login_customer_id,
+            platform: new.account.platform(),
+            account_id: new.account.as_str().to_owned(),
+            name: new.name,
+            login_customer_id: new.login_customer_id,
             status: ConnectionStatus::Active,
             time_zone: None,
             created_at: now,
             updated_at: now,
         };
         self.secrets
-            .create_secret(&connection.secret_id, &secret, tenant)
+            .create_secret(&connection.secret_id, secret, tenant)
             .await?;
         if let Err(e) = self.store.create_connection(&connection).await {
             self.undo_secret(&connection.secret_id).await;
@@ -374,10 +413,7 @@ fn optional_text(
 
 /// Each platform's credentials object: exactly its one token, a non-empty string.
 fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, FieldError> {
-    let name = match platform {
-        Platform::Facebook => "access_token",
-        Platform::GoogleAds | Platform::Youtube => "refresh_token",
-    };
+    let name = credential_name(platform);
     if let Some(other) = given.0.keys().find(|k| *k != name) {
         return Err(FieldError::new(
             format!("credentials.{other}"),
@@ -399,6 +435,19 @@ fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, F
             format!("must be a token of 1-{MAX_TOKEN_BYTES} characters without spaces"),
         ));
     }
-    let secret = serde_json::json!({ name: token });
-    Ok(SecretValue(secret.to_string()))
+    Ok(secret_value(platform, token))
+}
+
+/// The name of each platform's one credential in its secret (CONTRACT §3).
+fn credential_name(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Facebook => "access_token",
+        Platform::GoogleAds | Platform::Youtube => "refresh_token",
+    }
+}
+
+/// The connection secret: `{"<credential_name>": token}`.
+pub(crate) fn secret_value(platform: Platform, token: &str) -> SecretValue {
+    let secret = serde_json::json!({ credential_name(platform): token });
+    SecretValue(secret.to_string())
 }

@@ -29,6 +29,28 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// `POST /v1/connections/oauth/{platform}/token`: a connection from an authorization code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectWithCode {
+    pub code: AuthorizationCode,
+    pub redirect_uri: String,
+    pub account_id: String,
+    pub name: Option<String>,
+    pub login_customer_id: Option<String>,
+}
+
+/// An OAuth authorization code as sent; its `Debug` never shows it.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct AuthorizationCode(pub String);
+
+impl std::fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthorizationCode(<redacted>)")
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSchedule {
@@ -73,6 +95,15 @@ impl From<Connection> for ConnectionView {
             created_at: c.created_at,
         }
     }
+}
+
+/// `GET /v1/connections/oauth/{platform}/authorize-url`.
+#[derive(Debug, Serialize)]
+pub struct AuthorizeUrlView {
+    /// The platform's consent page, for the client's front end to redirect to.
+    pub url: String,
+    /// The scopes (Google) or permissions (Facebook) the URL asks for.
+    pub scopes: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]

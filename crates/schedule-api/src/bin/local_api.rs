@@ -4,7 +4,8 @@
 //! with a JWT authorizer context whose tenant claim is fixed at start
 //! (`ADPIPE_LOCAL_TENANT`, default `demo`), and goes to the same handler the Lambda runs.
 //! It refuses to start inside Lambda and listens on 127.0.0.1 only, so it can never
-//! bypass real authentication.
+//! bypass real authentication. Being local, it also admits OAuth redirect URIs on
+//! `http://localhost` / `127.0.0.1`, which the deployed API refuses.
 
 use std::net::SocketAddr;
 
@@ -14,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use schedule_api::request::MAX_BODY_BYTES;
-use schedule_api::{Api, Config, aws_api, handle};
+use schedule_api::{Api, Config, OAuthConfig, aws_api_with, handle};
 use serde_json::{Map, Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,6 +34,10 @@ async fn main() -> Result<(), BoxError> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let config = Config::from_env()?;
+    let oauth_config = OAuthConfig {
+        loopback_redirects: true,
+        ..OAuthConfig::from_env()?
+    };
     let port: u16 = std::env::var("ADPIPE_LOCAL_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -40,7 +45,7 @@ async fn main() -> Result<(), BoxError> {
     let tenant = std::env::var("ADPIPE_LOCAL_TENANT").unwrap_or_else(|_| "demo".into());
     let claim = config.tenant_claim.clone();
     let sdk = aws_config::load_from_env().await;
-    let api: &'static Api = Box::leak(Box::new(aws_api(config, &sdk)));
+    let api: &'static Api = Box::leak(Box::new(aws_api_with(config, oauth_config, &sdk)));
     let claims: &'static Map<String, Value> = Box::leak(Box::new(Map::from_iter([(
         claim,
         Value::String(tenant.clone()),

@@ -170,7 +170,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::memory::{MemoryInvoker, MemorySecrets, MemoryStore};
     use crate::views::CreateSchedule;
     use crate::{Api, Config};
 
@@ -238,11 +237,8 @@ mod tests {
         })
         .unwrap();
         let api = Api {
-            config,
-            store: Box::<MemoryStore>::default(),
             rules: Box::new(EventBridgeScheduler::new(client)),
-            secrets: Box::<MemorySecrets>::default(),
-            invoker: Box::<MemoryInvoker>::default(),
+            ..crate::memory::memory_api(config)
         };
         let tenant: TenantId = "t".parse().unwrap();
         let body = json!({"platform": "facebook", "account_id": "act_1", "credentials": {"access_token": "x"}});

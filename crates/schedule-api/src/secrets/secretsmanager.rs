@@ -1,6 +1,9 @@
 //! [`SecretStore`] on Secrets Manager. Errors carry the SDK's context, which names the
 //! operation and the secret, never its value.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use adpipe_domain::TenantId;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
@@ -8,17 +11,59 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_secretsmanager::types::Tag;
 
 use crate::error::DependencyError;
-use crate::ports::{SecretStore, SecretValue};
+use crate::ports::{AppCredentials, AppSecretError, SecretStore, SecretValue};
 
 const DEPENDENCY: &str = "Secrets Manager";
+/// How long the app credentials are reused: sign-ins are rare, and an operator who puts
+/// new credentials sees them used within this.
+pub const APP_CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
 pub struct SecretsManagerStore {
     client: Client,
+    /// The app credentials secret last read: its id, when, and what it held.
+    app: Mutex<Option<(String, Instant, AppCredentials)>>,
 }
 
 impl SecretsManagerStore {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            app: Mutex::new(None),
+        }
+    }
+
+    fn cached_app(&self, id: &str) -> Option<AppCredentials> {
+        let cache = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|(cached, at, _)| cached == id && at.elapsed() < APP_CREDENTIALS_TTL)
+            .map(|(_, _, app)| app.clone())
+    }
+
+    async fn read_app(&self, id: &str) -> Result<AppCredentials, AppSecretError> {
+        let out = match self.client.get_secret_value().secret_id(id).send().await {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error().and_then(|s| s.code())
+                    == Some("ResourceNotFoundException") =>
+            {
+                return Err(AppSecretError::Unusable("the secret does not exist"));
+            }
+            Err(e) => {
+                return Err(
+                    DependencyError::new(DEPENDENCY, DisplayErrorContext(e).to_string()).into(),
+                );
+            }
+        };
+        let text = out
+            .secret_string()
+            .ok_or(AppSecretError::Unusable("the secret holds no SecretString"))?;
+        // serde's message could quote a value: only say that the shape is wrong.
+        serde_json::from_str(text).map_err(|_| {
+            AppSecretError::Unusable(
+                "the secret is not a JSON object of `google` and `facebook` apps",
+            )
+        })
     }
 }
 
@@ -68,5 +113,15 @@ impl SecretStore for SecretsManagerStore {
                 DisplayErrorContext(e).to_string(),
             )),
         }
+    }
+
+    async fn app_credentials(&self, id: &str) -> Result<AppCredentials, AppSecretError> {
+        if let Some(app) = self.cached_app(id) {
+            return Ok(app);
+        }
+        let app = self.read_app(id).await?;
+        *self.app.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((id.to_owned(), Instant::now(), app.clone()));
+        Ok(app)
     }
 }
