@@ -3,6 +3,13 @@
 
 use thiserror::Error;
 
+/// The platforms' API bases when their variables are unset: the current versions.
+pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com/v26.0";
+/// Google Ads API v26 (October 2026; v22 was sunset on 2026-10-07).
+pub const DEFAULT_GOOGLE_ADS_API_URL: &str = "https://googleads.googleapis.com/v26";
+pub const DEFAULT_GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub const DEFAULT_YOUTUBE_ANALYTICS_URL: &str = "https://youtubeanalytics.googleapis.com/v2";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is required")]

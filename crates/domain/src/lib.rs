@@ -2,6 +2,7 @@
 //! expressions, report specs, the control-table records and key layout, the extractor's
 //! events and windows, and the ad-metric row of the data lake. No AWS client lives here.
 
+pub mod app;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -1,7 +1,10 @@
 //! Configuration, read once at init from the environment (CONTRACT §2).
 
 pub use adpipe_domain::config::ConfigError;
-use adpipe_domain::config::Env;
+use adpipe_domain::config::{
+    DEFAULT_FACEBOOK_GRAPH_URL, DEFAULT_GOOGLE_ADS_API_URL, DEFAULT_GOOGLE_OAUTH_TOKEN_URL,
+    DEFAULT_YOUTUBE_ANALYTICS_URL, Env,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -69,16 +72,10 @@ impl Config {
             app_credentials_secret: env.required("APP_CREDENTIALS_SECRET")?,
             staging_ttl_days,
             urls: PlatformUrls {
-                facebook_graph: url("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v26.0")?,
-                google_ads: url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v26")?,
-                google_oauth_token: url(
-                    "GOOGLE_OAUTH_TOKEN_URL",
-                    "https://oauth2.googleapis.com/token",
-                )?,
-                youtube_analytics: url(
-                    "YOUTUBE_ANALYTICS_URL",
-                    "https://youtubeanalytics.googleapis.com/v2",
-                )?,
+                facebook_graph: url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
+                google_ads: url("GOOGLE_ADS_API_URL", DEFAULT_GOOGLE_ADS_API_URL)?,
+                google_oauth_token: url("GOOGLE_OAUTH_TOKEN_URL", DEFAULT_GOOGLE_OAUTH_TOKEN_URL)?,
+                youtube_analytics: url("YOUTUBE_ANALYTICS_URL", DEFAULT_YOUTUBE_ANALYTICS_URL)?,
             },
         })
     }

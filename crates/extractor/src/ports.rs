@@ -8,7 +8,6 @@ use adpipe_domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
 use thiserror::Error;
 
 /// A failure of DynamoDB (control or staging table).
@@ -149,25 +148,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
-#[derive(Clone, Default, Deserialize)]
-pub struct AppCredentials {
-    pub google: Option<GoogleApp>,
-    pub facebook: Option<FacebookApp>,
-}
-
-#[derive(Clone, Deserialize)]
-pub struct GoogleApp {
-    pub client_id: String,
-    pub client_secret: String,
-    pub developer_token: String,
-    pub login_customer_id: Option<String>,
-}
-
-#[derive(Clone, Deserialize)]
-pub struct FacebookApp {
-    pub app_id: String,
-    pub app_secret: String,
-}
+pub use adpipe_domain::app::{AppCredentials, FacebookApp, GoogleApp};
 
 /// Why credentials could not be read. Messages name secrets, never their values.
 #[derive(Debug, Error)]

@@ -66,9 +66,8 @@ impl Config {
     }
 }
 
-/// The current Graph API; the extractor defaults to the same version.
-pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com/v26.0";
-pub const DEFAULT_GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// The current Graph API and Google's token endpoint: the extractor's defaults too.
+pub use adpipe_domain::config::{DEFAULT_FACEBOOK_GRAPH_URL, DEFAULT_GOOGLE_OAUTH_TOKEN_URL};
 
 /// The OAuth sign-in's settings (CONTRACT §2, §3), read at init beside [`Config`].
 ///

@@ -8,7 +8,6 @@ use adpipe_domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use thiserror::Error;
 
 use crate::error::{DependencyError, StoreError};
@@ -167,37 +166,8 @@ pub trait SecretStore: Send + Sync {
     async fn app_credentials(&self, id: &str) -> Result<AppCredentials, AppSecretError>;
 }
 
-/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2), as far as sign-in needs it. Fields
-/// left out read as empty, so the sign-in can name what is missing. `Debug` shows no value.
-#[derive(Clone, Default, Deserialize)]
-pub struct AppCredentials {
-    #[serde(default)]
-    pub google: Option<GoogleApp>,
-    #[serde(default)]
-    pub facebook: Option<FacebookApp>,
-}
-
-#[derive(Clone, Default, Deserialize)]
-pub struct GoogleApp {
-    #[serde(default)]
-    pub client_id: String,
-    #[serde(default)]
-    pub client_secret: String,
-}
-
-#[derive(Clone, Default, Deserialize)]
-pub struct FacebookApp {
-    #[serde(default)]
-    pub app_id: String,
-    #[serde(default)]
-    pub app_secret: String,
-}
-
-impl std::fmt::Debug for AppCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AppCredentials(<redacted>)")
-    }
-}
+/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
+pub use adpipe_domain::app::{AppCredentials, FacebookApp, GoogleApp};
 
 #[derive(Debug, Error)]
 pub enum AppSecretError {

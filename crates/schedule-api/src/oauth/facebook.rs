@@ -13,10 +13,9 @@
 //! `redirect_uri`), 191 for a redirect URI outside the app's domains, 101 for an unknown
 //! app, and "Error validating client secret" (code 1) for a wrong app secret.
 
-use hmac::{Hmac, Mac};
+use adpipe_domain::app::appsecret_proof;
 use reqwest::StatusCode;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::{Call, unavailable_status};
 use crate::error::DependencyError;
@@ -150,17 +149,6 @@ async fn permissions(
     }
 }
 
-/// `appsecret_proof`: the hex HMAC-SHA256 of the token keyed by the app secret, which apps
-/// that "require app secret" need on every call.
-fn appsecret_proof(token: &str, app_secret: &str) -> String {
-    // HMAC takes keys of any length: this cannot fail.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(token.as_bytes());
-    adpipe_domain::hex(&mac.finalize().into_bytes())
-}
-
 fn refusal(step: Step, what: &str, status: StatusCode, body: &[u8]) -> OAuthError {
     let error = serde_json::from_slice::<ErrorAnswer>(body)
         .ok()
@@ -256,14 +244,5 @@ mod tests {
         assert!(matches!(later, OAuthError::Unavailable(_)));
         let garbage = refusal(Step::Code, "step", StatusCode::BAD_GATEWAY, b"<html>");
         assert!(matches!(garbage, OAuthError::Unavailable(_)));
-    }
-
-    #[test]
-    fn appsecret_proof_is_the_hex_hmac_of_the_token() {
-        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        assert_eq!(
-            appsecret_proof("what do ya want for nothing?", "Jefe"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

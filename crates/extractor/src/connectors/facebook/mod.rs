@@ -27,9 +27,7 @@ use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use hmac::{Hmac, Mac};
 use reqwest::Url;
-use sha2::Sha256;
 use tracing::Instrument;
 
 use self::graph::{CallError, Session, with_param};
@@ -108,15 +106,7 @@ impl FacebookConnector {
 }
 
 /// `appsecret_proof`: the hex HMAC-SHA256 of the access token keyed by the app secret.
-pub fn appsecret_proof(access_token: &str, app_secret: &str) -> String {
-    // HMAC takes a key of any length, so this cannot fail; an empty proof would only be
-    // refused by Meta.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(access_token.as_bytes());
-    adpipe_domain::hex(&mac.finalize().into_bytes())
-}
+pub use adpipe_domain::app::appsecret_proof;
 
 #[async_trait]
 impl Connector for FacebookConnector {
@@ -287,19 +277,5 @@ async fn read_pages(
                 url = with_param(session.follow(&next)?, "limit", Some(&limit.to_string()));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn appsecret_proof_is_hex_hmac_sha256() {
-        // RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?".
-        assert_eq!(
-            appsecret_proof("what do ya want for nothing?", "Jefe"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

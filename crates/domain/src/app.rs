@@ -1,0 +1,87 @@
+//! The platform apps' credentials (`APP_CREDENTIALS_SECRET`, CONTRACT §2) that the schedule
+//! API (OAuth sign-in) and the extractor (every platform call) both read, and Meta's
+//! `appsecret_proof`. Fields left out of the secret read as empty, so each user can name
+//! what is missing; `Debug` shows no value.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+#[derive(Clone, Default, Deserialize)]
+pub struct AppCredentials {
+    #[serde(default)]
+    pub google: Option<GoogleApp>,
+    #[serde(default)]
+    pub facebook: Option<FacebookApp>,
+}
+
+/// The Google Cloud OAuth client, and the Google Ads API developer token.
+#[derive(Clone, Default, Deserialize)]
+pub struct GoogleApp {
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default)]
+    pub developer_token: String,
+    /// The manager account that Google Ads calls go through when a connection names none.
+    #[serde(default)]
+    pub login_customer_id: Option<String>,
+}
+
+/// The Meta app.
+#[derive(Clone, Default, Deserialize)]
+pub struct FacebookApp {
+    #[serde(default)]
+    pub app_id: String,
+    #[serde(default)]
+    pub app_secret: String,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppCredentials(<redacted>)")
+    }
+}
+
+/// `appsecret_proof`: the hex HMAC-SHA256 of an access token keyed by the app secret,
+/// which Meta asks of every call by apps that "require app secret".
+pub fn appsecret_proof(access_token: &str, app_secret: &str) -> String {
+    // HMAC takes a key of any length, so this cannot fail; an empty proof would only be
+    // refused by Meta.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(access_token.as_bytes());
+    crate::hex(&mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proof_is_the_hex_hmac_sha256_of_the_token() {
+        // RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            appsecret_proof("what do ya want for nothing?", "Jefe"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // HMAC-SHA256(key "key", "The quick brown fox jumps over the lazy dog").
+        assert_eq!(
+            appsecret_proof("The quick brown fox jumps over the lazy dog", "key"),
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
+
+    #[test]
+    fn missing_fields_read_as_empty_and_debug_shows_nothing() {
+        let app: AppCredentials =
+            serde_json::from_str(r#"{"google": {"client_id": "id", "client_secret": "s3cr3t"}}"#)
+                .expect("parses");
+        let google = app.google.as_ref().expect("google");
+        assert_eq!(google.developer_token, "");
+        assert!(app.facebook.is_none());
+        assert!(!format!("{app:?}").contains("s3cr3t"));
+    }
+}
