@@ -1,17 +1,17 @@
 //! stream-to-s3 against moto: rows staged by the extractor's own staging adapter, read
 //! back from the staging table's stream, delivered in Lambda's event shape (and in moto's),
-//! and the Parquet read back from S3 with the parquet crate.
+//! the Parquet read back from S3 with the parquet crate, and poison records read back from
+//! an SQS queue.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::{Arc, Mutex};
 
 use adpipe_domain::{AdMetricRow, Level};
-use adpipe_testkit::{Shape, aws, lambda_record, unique_tenant};
+use adpipe_testkit::{FaultProxy, Shape, aws, lambda_record, sdk_config, unique_tenant};
 use arrow_array::{Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use async_trait::async_trait;
-use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::Record;
 use bytes::Bytes;
@@ -20,8 +20,9 @@ use extractor::ports::Staging;
 use extractor::staging::DynamoStaging;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
+use stream_to_s3::queue::sqs::SqsFailureQueue;
 use stream_to_s3::sink::s3::S3Sink;
-use stream_to_s3::{ObjectSink, SinkError, StreamToS3};
+use stream_to_s3::{ObjectSink, SinkError, StreamEvent, StreamToS3};
 
 use crate::common::{campaign_row, log_to_test_output};
 
@@ -71,18 +72,27 @@ async fn stream_records(tenant: &str) -> Vec<Record> {
 }
 
 async fn handler() -> StreamToS3 {
-    StreamToS3::new(Box::new(sink().await))
+    StreamToS3::new(
+        Box::new(sink().await),
+        Box::new(failure_queue(&aws().stream_failure_queue_url, &aws().endpoint).await),
+    )
 }
 
 async fn sink() -> S3Sink {
     S3Sink::new(aws().s3().await, aws().data_bucket.clone())
 }
 
-fn event_of(records: Vec<Value>) -> Event {
+/// The SQS adapter on `queue_url`, reaching SQS through `endpoint` (moto, or a proxy).
+async fn failure_queue(queue_url: &str, endpoint: &str) -> SqsFailureQueue {
+    let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    SqsFailureQueue::new(client, queue_url)
+}
+
+fn event_of(records: Vec<Value>) -> StreamEvent {
     serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }
 
-fn event(records: &[Record], shape: Shape) -> Event {
+fn event(records: &[Record], shape: Shape) -> StreamEvent {
     event_of(
         records
             .iter()
@@ -363,10 +373,13 @@ impl ObjectSink for Refusing {
 async fn a_failed_write_names_its_groups_lowest_sequence_number_and_the_other_groups_are_written() {
     let (tenant, rows, records) = staged().await;
     let refused_day = day(1).to_string();
-    let handler = StreamToS3::new(Box::new(Refusing {
-        s3: sink().await,
-        refuse: format!("dt={refused_day}/"),
-    }));
+    let handler = StreamToS3::new(
+        Box::new(Refusing {
+            s3: sink().await,
+            refuse: format!("dt={refused_day}/"),
+        }),
+        Box::new(failure_queue(&aws().stream_failure_queue_url, &aws().endpoint).await),
+    );
     let response = handler.handle(event(&records, Shape::Lambda)).await;
 
     let lowest_refused = records
@@ -400,19 +413,75 @@ impl io::Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn an_invalid_image_is_logged_with_its_keys_and_skipped_without_failing_the_batch() {
-    let (tenant, rows, records) = staged().await;
+/// A failure queue of the test's own: tests run at once, and a receive hides messages.
+async fn own_queue() -> String {
+    aws()
+        .sqs()
+        .await
+        .create_queue()
+        .queue_name(format!("stream-failures-{}", unique_tenant()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+/// Every message of the queue, as JSON, with its `kind` attribute.
+async fn messages(queue_url: &str) -> Vec<(Value, Option<String>)> {
+    let out = aws()
+        .sqs()
+        .await
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    out.messages()
+        .iter()
+        .map(|m| {
+            let kind = m
+                .message_attributes()
+                .and_then(|a| a.get("kind"))
+                .and_then(|v| v.string_value())
+                .map(str::to_owned);
+            (serde_json::from_str(m.body().unwrap()).unwrap(), kind)
+        })
+        .collect()
+}
+
+/// The staged batch as Lambda delivers it, the image of its record at `index` made
+/// unreadable; answers the records, and the poisoned one's row key, sort key and sequence
+/// number.
+fn poisoned(records: &[Record], index: usize) -> (Vec<Value>, String, String, String) {
     let mut json: Vec<Value> = records
         .iter()
         .map(|r| lambda_record(r, Shape::Lambda, STREAM_ARN))
         .collect();
-    let poisoned = json[0]["dynamodb"]["NewImage"]["row_key"]["S"].clone();
-    json[0]["dynamodb"]["NewImage"]["impressions"] = json!({"S": "a secret-looking value"});
-    let poisoned_sk = json[0]["dynamodb"]["Keys"]["sk"]["S"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let poisoned = &mut json[index];
+    poisoned["dynamodb"]["NewImage"]["impressions"] = json!({"S": "a secret-looking value"});
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    let row_key = text(&poisoned["dynamodb"]["NewImage"]["row_key"]["S"]);
+    let sk = text(&poisoned["dynamodb"]["Keys"]["sk"]["S"]);
+    let sequence = text(&poisoned["dynamodb"]["SequenceNumber"]);
+    (json, row_key, sk, sequence)
+}
+
+fn without(rows: Vec<AdMetricRow>, row_key: &str) -> Vec<AdMetricRow> {
+    rows.into_iter().filter(|r| r.row_key != row_key).collect()
+}
+
+#[tokio::test]
+async fn an_invalid_image_is_skipped_logged_and_sent_to_the_failure_queue_with_its_keys_only() {
+    let (tenant, rows, records) = staged().await;
+    let (json, row_key, sk, sequence) = poisoned(&records, 0);
+    let queue_url = own_queue().await;
+    let handler = StreamToS3::new(
+        Box::new(sink().await),
+        Box::new(failure_queue(&queue_url, &aws().endpoint).await),
+    );
 
     let logs = Captured::default();
     let writer = logs.clone();
@@ -422,25 +491,107 @@ async fn an_invalid_image_is_logged_with_its_keys_and_skipped_without_failing_th
         .finish();
     let response = {
         let _guard = tracing::subscriber::set_default(subscriber);
-        handler().await.handle(event_of(json)).await
+        handler.handle(event_of(json)).await
     };
 
     assert!(failures(&response).is_empty(), "the batch is not retried");
-    let kept: Vec<AdMetricRow> = rows
-        .into_iter()
-        .filter(|r| Value::String(r.row_key.clone()) != poisoned)
-        .collect();
+    let kept = without(rows, &row_key);
     assert_eq!(kept.len(), 3);
     assert_eq!(written_sums(&tenant).await, expected_sums(&kept));
+
+    let messages = messages(&queue_url).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let (message, kind) = &messages[0];
+    assert_eq!(kind.as_deref(), Some("poison_record"));
+    assert_eq!(message["kind"], "poison_record");
+    assert_eq!(message["sequence_number"], sequence.as_str());
+    assert_eq!(message["keys"]["sk"]["S"], sk.as_str());
+    assert_eq!(
+        message["keys"]["pk"]["S"],
+        format!("{tenant}#facebook#{ACCOUNT}")
+    );
+    assert_eq!(message["table"], "adpipe-staging");
+    assert_eq!(message["reason"], "field `impressions` is malformed");
+    assert!(!message.to_string().contains("secret-looking"), "{message}");
+    assert!(
+        !message.to_string().contains("campaign_name"),
+        "keys only: {message}"
+    );
+
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let line = logs
         .lines()
         .find(|l| l.contains("poison record"))
         .unwrap_or_else(|| panic!("no poison record logged: {logs}"));
     assert!(line.contains("ERROR"), "{line}");
-    assert!(line.contains(&poisoned_sk), "names its keys: {line}");
+    assert!(line.contains(&sk), "names its keys: {line}");
     assert!(line.contains("impressions"), "names the field: {line}");
     assert!(!line.contains("secret-looking"), "never the values: {line}");
+}
+
+const SEND_MESSAGE_BATCH: &str = "AmazonSQS.SendMessageBatch";
+
+#[tokio::test]
+async fn with_sqs_failing_the_poison_record_is_delivered_again_and_nothing_is_lost() {
+    let (tenant, rows, records) = staged().await;
+    // The second record of four: one row before it, two after.
+    let (json, row_key, _, sequence) = poisoned(&records, 1);
+    let queue_url = own_queue().await;
+    let proxy = FaultProxy::start(&aws().endpoint).await;
+    let handler = StreamToS3::new(
+        Box::new(sink().await),
+        Box::new(failure_queue(&queue_url, &proxy.endpoint()).await),
+    );
+    proxy.fail(SEND_MESSAGE_BATCH);
+
+    let response = handler.handle(event_of(json.clone())).await;
+    assert_eq!(failures(&response), vec![sequence.clone()]);
+    assert!(proxy.hits(SEND_MESSAGE_BATCH) >= 1);
+    assert!(messages(&queue_url).await.is_empty());
+    let kept = without(rows, &row_key);
+    assert_eq!(
+        written_sums(&tenant).await,
+        expected_sums(&kept),
+        "every row written"
+    );
+    assert_eq!(objects(&tenant).await.len(), 2);
+
+    // Lambda resumes the shard at the named record; SQS is back.
+    proxy.heal(SEND_MESSAGE_BATCH);
+    let resumed: Vec<Value> = json
+        .into_iter()
+        .filter(|r| {
+            let s: u128 = r["dynamodb"]["SequenceNumber"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            s >= sequence.parse().unwrap()
+        })
+        .collect();
+    let response = handler.handle(event_of(resumed)).await;
+    assert!(failures(&response).is_empty());
+    let messages = messages(&queue_url).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].0["sequence_number"], sequence.as_str());
+    // The rows after it were written again under the same names; none is lost.
+    assert_eq!(objects(&tenant).await.len(), 2);
+    assert_eq!(written_sums(&tenant).await, expected_sums(&kept));
+}
+
+#[tokio::test]
+async fn a_batch_without_poison_records_sends_nothing_to_the_queue() {
+    let (_, _, records) = staged().await;
+    let queue_url = own_queue().await;
+    let proxy = FaultProxy::start(&aws().endpoint).await;
+    let handler = StreamToS3::new(
+        Box::new(sink().await),
+        Box::new(failure_queue(&queue_url, &proxy.endpoint()).await),
+    );
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(proxy.hits(SEND_MESSAGE_BATCH), 0);
+    assert!(messages(&queue_url).await.is_empty());
 }
 
 #[tokio::test]
@@ -449,7 +600,8 @@ async fn the_sample_event_of_events_writes_its_one_row_and_passes_the_ttl_delete
         crate::common::workspace_root().join("events/stream-to-s3/staged-rows.json"),
     )
     .unwrap();
-    let event: Event = serde_json::from_str(&text).expect("the sample is a DynamoDB stream event");
+    let event: StreamEvent =
+        serde_json::from_str(&text).expect("the sample is a DynamoDB stream event");
     let response = handler().await.handle(event).await;
     assert!(failures(&response).is_empty());
     let keys = objects("acme").await;

@@ -7,11 +7,13 @@ use adpipe_domain::config::Env;
 pub struct Config {
     /// The data lake bucket the Parquet objects go to.
     pub data_bucket: String,
+    /// The stream's failure queue (`StreamFailureQueue`), where poison records go.
+    pub failure_queue_url: String,
 }
 
 impl Config {
     /// Every variable the function reads in a deployment; template.yaml sets each.
-    pub const VARIABLES: &'static [&'static str] = &["DATA_BUCKET"];
+    pub const VARIABLES: &'static [&'static str] = &["DATA_BUCKET", "FAILURE_QUEUE_URL"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -21,6 +23,7 @@ impl Config {
         let env = Env(get);
         Ok(Self {
             data_bucket: env.required("DATA_BUCKET")?,
+            failure_queue_url: env.required("FAILURE_QUEUE_URL")?,
         })
     }
 }
@@ -29,16 +32,31 @@ impl Config {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_bucket_is_read_from_data_bucket() {
-        let c = Config::from_lookup(|k| (k == "DATA_BUCKET").then(|| "lake".to_owned())).unwrap();
-        assert_eq!(c.data_bucket, "lake");
+    const QUEUE: &str =
+        "https://sqs.us-east-1.amazonaws.com/123456789012/adpipe-StreamFailureQueue";
+
+    fn lookup(name: &str) -> Option<String> {
+        match name {
+            "DATA_BUCKET" => Some("lake".into()),
+            "FAILURE_QUEUE_URL" => Some(QUEUE.into()),
+            _ => None,
+        }
     }
 
     #[test]
-    fn a_missing_bucket_is_named() {
-        let err = Config::from_lookup(|_| None).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("DATA_BUCKET"));
-        assert!(err.to_string().contains("DATA_BUCKET"));
+    fn the_bucket_and_the_failure_queue_are_read_from_the_environment() {
+        let c = Config::from_lookup(lookup).unwrap();
+        assert_eq!(c.data_bucket, "lake");
+        assert_eq!(c.failure_queue_url, QUEUE);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        for missing in Config::VARIABLES {
+            let err =
+                Config::from_lookup(|k| (k != *missing).then(|| lookup(k)).flatten()).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(missing));
+            assert!(err.to_string().contains(missing));
+        }
     }
 }

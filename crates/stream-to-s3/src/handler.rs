@@ -3,18 +3,18 @@
 //! Semantics, record by record:
 //! - `REMOVE` (TTL expiries, userIdentity `Service` / `dynamodb.amazonaws.com`, and any
 //!   other delete) and images without `row_key` (not staged rows) are passed over.
-//! - An image with `row_key` that does not parse into an [`AdMetricRow`] is a *poison
+//! - An image with `row_key` that does not read as an [`AdMetricRow`] is a *poison
 //!   record*: no retry can ever fix it. It is logged as an error with its table keys (never
-//!   its values) and its sequence number, counted in the invocation's span, and skipped,
-//!   so it never blocks its shard. It is not in `batchItemFailures`: naming it there would
-//!   make Lambda redeliver it until `MaximumRetryAttempts`, holding back every later record
-//!   of the shard; the error log (and an alarm on it) is its report. Only records of a
-//!   batch that fails as a whole (the function errors or times out) reach the OnFailure
-//!   destination.
+//!   its values) and its sequence number, sent to the stream's failure queue
+//!   ([`crate::poison`] has the message), and skipped, so it never blocks its shard. If the
+//!   queue does not take it, its sequence number counts as failed like a group's below:
+//!   Lambda delivers it again, and the queue is tried again.
 //! - A group whose object cannot be written (S3 unavailable, encoding failed) fails its
 //!   records: the response names the lowest sequence number among the records of all
-//!   failed groups, and Lambda resumes the shard there (AWS's documented semantics for
-//!   `ReportBatchItemFailures`). The other groups are still written.
+//!   failed groups and unsent poison records, and Lambda resumes the shard there (AWS's
+//!   documented semantics for `ReportBatchItemFailures`). The other groups are still
+//!   written, and the poison reports are sent while they are: rows before that sequence
+//!   number are in S3, rows after it are delivered again, none is lost.
 //!
 //! Object names are the first and last sequence numbers of the group's records, zero
 //! padded, so the same batch delivered again writes the same keys. A batch resumed after a
@@ -24,16 +24,17 @@
 use std::collections::BTreeMap;
 
 use adpipe_domain::AdMetricRow;
-use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use bytes::Bytes;
 use chrono::NaiveDate;
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, future, stream};
 use tracing::Instrument;
 
 use crate::encode::encode;
-use crate::ports::ObjectSink;
-use crate::records::{Change, Sequence, classify, keys_of};
+use crate::event::StreamEvent;
+use crate::poison::PoisonRecord;
+use crate::ports::{FailureQueue, ObjectSink};
+use crate::records::{Change, Sequence, classify};
 
 /// Top folder of the data lake in the bucket (the Glue table's location).
 pub const PREFIX: &str = "ad_metrics";
@@ -79,15 +80,17 @@ pub fn object_key(partition: &Partition, first: &Sequence, last: &Sequence) -> S
 
 pub struct StreamToS3 {
     sink: Box<dyn ObjectSink>,
+    queue: Box<dyn FailureQueue>,
 }
 
 impl StreamToS3 {
-    pub fn new(sink: Box<dyn ObjectSink>) -> Self {
-        Self { sink }
+    pub fn new(sink: Box<dyn ObjectSink>, queue: Box<dyn FailureQueue>) -> Self {
+        Self { sink, queue }
     }
 
-    /// Writes the batch's rows and answers which records Lambda must deliver again.
-    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+    /// Writes the batch's rows, sets its poison records aside, and answers which records
+    /// Lambda must deliver again.
+    pub async fn handle(&self, event: StreamEvent) -> DynamoDbEventResponse {
         let span = tracing::info_span!(
             "invocation",
             records = event.records.len(),
@@ -96,15 +99,30 @@ impl StreamToS3 {
             poison = tracing::field::Empty,
             groups = tracing::field::Empty,
             failed_groups = tracing::field::Empty,
+            unsent_poison = tracing::field::Empty,
         );
         self.handle_batch(event).instrument(span).await
     }
 
-    async fn handle_batch(&self, event: Event) -> DynamoDbEventResponse {
+    async fn handle_batch(&self, event: StreamEvent) -> DynamoDbEventResponse {
         let span = tracing::Span::current();
-        let (mut rows, mut ignored, mut poison) = (0usize, 0usize, 0usize);
+        let (mut rows, mut ignored) = (0usize, 0usize);
         let mut groups: BTreeMap<Partition, Group> = BTreeMap::new();
-        for record in &event.records {
+        let mut poison: Vec<PoisonRecord> = Vec::new();
+        // Where to resume when a failure has no sequence number of its own.
+        let mut lowest: Option<Sequence> = None;
+        for record in event.records {
+            if let Some(s) = record
+                .change
+                .sequence_number
+                .as_deref()
+                .and_then(Sequence::parse)
+            {
+                lowest = Some(match lowest {
+                    Some(l) => l.min(s),
+                    None => s,
+                });
+            }
             match classify(record) {
                 Change::Row(sequence, row) => {
                     rows += 1;
@@ -112,43 +130,70 @@ impl StreamToS3 {
                 }
                 Change::Ignored(why) => {
                     ignored += 1;
-                    tracing::debug!(event_id = %record.event_id, why, "record passed over");
+                    tracing::debug!(why, "record passed over");
                 }
-                Change::Poison(why) => {
-                    poison += 1;
+                Change::Poison(record) => {
                     tracing::error!(
                         event_id = %record.event_id,
-                        sequence_number = record.change.sequence_number.as_deref().unwrap_or(""),
-                        keys = %keys_of(record),
-                        why = %why,
-                        "poison record: a staged row that cannot be read; skipped"
+                        sequence_number = record.sequence_number.as_deref().unwrap_or(""),
+                        keys = %record.keys_json(),
+                        why = %record.reason,
+                        "poison record: a staged row that cannot be read; skipped, sent to the failure queue"
                     );
+                    poison.push(record);
                 }
             }
         }
         span.record("rows", rows);
         span.record("ignored", ignored);
-        span.record("poison", poison);
+        span.record("poison", poison.len());
         span.record("groups", groups.len());
 
         let writes: Vec<_> = groups
             .into_iter()
             .map(|(partition, group)| self.write(partition, group))
             .collect();
-        let failed: Vec<Sequence> = stream::iter(writes)
+        let written = stream::iter(writes)
             .buffer_unordered(CONCURRENT_PUTS)
             .filter_map(|outcome| async move { outcome.err() })
-            .collect()
-            .await;
+            .collect::<Vec<Sequence>>();
+        let (unsent, failed) = future::join(self.set_aside(&poison, lowest), written).await;
         span.record("failed_groups", failed.len());
+        span.record("unsent_poison", unsent.len());
 
         let mut response = DynamoDbEventResponse::default();
-        if let Some(lowest) = failed.into_iter().min() {
+        if let Some(lowest) = failed.into_iter().chain(unsent).min() {
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(lowest.as_str().to_owned());
             response.batch_item_failures.push(failure);
         }
         response
+    }
+
+    /// Sends the poison records to the failure queue; answers where Lambda must resume for
+    /// those it did not take: their own sequence numbers, or else the batch's lowest.
+    async fn set_aside(&self, poison: &[PoisonRecord], lowest: Option<Sequence>) -> Vec<Sequence> {
+        if poison.is_empty() {
+            return Vec::new();
+        }
+        let Err(error) = self.queue.send(poison).await else {
+            tracing::info!(
+                count = poison.len(),
+                "poison records sent to the failure queue"
+            );
+            return Vec::new();
+        };
+        tracing::error!(
+            %error,
+            unsent = error.unsent.len(),
+            "poison records not sent to the failure queue; they will be delivered again"
+        );
+        error
+            .unsent
+            .iter()
+            .filter_map(|&i| poison.get(i))
+            .filter_map(|record| record.sequence().or_else(|| lowest.clone()))
+            .collect()
     }
 
     /// Writes one group's object; on failure, answers the group's lowest sequence number.
@@ -219,28 +264,56 @@ fn add(groups: &mut BTreeMap<Partition, Group>, sequence: Sequence, row: AdMetri
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     use async_trait::async_trait;
     use serde_json::{Value, json};
 
     use super::*;
     use crate::encode::tests::row;
-    use crate::ports::SinkError;
+    use crate::ports::{QueueError, SinkError};
 
-    /// Keeps objects in memory; refuses keys containing any of `refuse`.
+    /// Keeps objects and queue messages in memory; refuses keys containing any of
+    /// `refuse`, and every message while `queue_down`; takes `latency` for each call.
     #[derive(Default)]
     struct Memory {
         refuse: Vec<String>,
+        queue_down: bool,
+        latency: Duration,
         keys: Mutex<Vec<String>>,
+        messages: Mutex<Vec<Value>>,
+        sends: Mutex<usize>,
     }
 
     #[async_trait]
     impl ObjectSink for Arc<Memory> {
         async fn put(&self, key: &str, _body: Bytes) -> Result<(), SinkError> {
+            tokio::time::sleep(self.latency).await;
             if self.refuse.iter().any(|r| key.contains(r.as_str())) {
                 return Err(SinkError::Unavailable("refused".into()));
             }
             self.keys.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl FailureQueue for Arc<Memory> {
+        async fn send(&self, records: &[PoisonRecord]) -> Result<(), QueueError> {
+            *self.sends.lock().unwrap() += 1;
+            tokio::time::sleep(self.latency).await;
+            if self.queue_down {
+                return Err(QueueError {
+                    unsent: (0..records.len()).collect(),
+                    reason: "down".into(),
+                });
+            }
+            let mut messages = self.messages.lock().unwrap();
+            messages.extend(
+                records
+                    .iter()
+                    .map(|r| serde_json::from_str(&r.to_json()).unwrap()),
+            );
             Ok(())
         }
     }
@@ -252,21 +325,29 @@ mod tests {
             "eventName": "INSERT",
             "eventSource": "aws:dynamodb",
             "awsRegion": "us-east-1",
-            "dynamodb": {"Keys": {}, "NewImage": image, "SequenceNumber": sequence, "SizeBytes": 1},
+            "dynamodb": {
+                "Keys": {"pk": {"S": format!("pk-{sequence}")}},
+                "NewImage": image, "SequenceNumber": sequence, "SizeBytes": 1
+            },
         })
     }
 
-    fn event(records: Vec<Value>) -> Event {
-        serde_json::from_value(json!({ "Records": records })).unwrap()
+    /// A staged row whose `impressions` can never be read.
+    fn poison(sequence: &str) -> Value {
+        let mut r = record(sequence, &row(0));
+        r["dynamodb"]["NewImage"]["impressions"] = json!({"S": "a secret-looking value"});
+        r
+    }
+
+    fn event(records: Vec<Value>) -> StreamEvent {
+        serde_json::from_str(&json!({ "Records": records }).to_string()).unwrap()
     }
 
     /// Rows of days 1, 2, 3 (i % 3) at sequence numbers 100 + i.
-    fn batch(n: u32) -> Event {
-        event(
-            (0..n)
-                .map(|i| record(&(100 + i).to_string(), &row(i)))
-                .collect(),
-        )
+    fn rows(n: u32) -> Vec<Value> {
+        (0..n)
+            .map(|i| record(&(100 + i).to_string(), &row(i)))
+            .collect()
     }
 
     fn memory(refuse: &[&str]) -> Arc<Memory> {
@@ -276,12 +357,22 @@ mod tests {
         })
     }
 
+    fn handler(memory: &Arc<Memory>) -> StreamToS3 {
+        StreamToS3::new(Box::new(memory.clone()), Box::new(memory.clone()))
+    }
+
+    fn failures(response: &DynamoDbEventResponse) -> Vec<String> {
+        response
+            .batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.clone())
+            .collect()
+    }
+
     #[tokio::test]
     async fn each_partition_gets_one_object_named_by_its_first_and_last_sequence_number() {
         let sink = memory(&[]);
-        let response = StreamToS3::new(Box::new(sink.clone()))
-            .handle(batch(6))
-            .await;
+        let response = handler(&sink).handle(event(rows(6))).await;
         assert!(response.batch_item_failures.is_empty());
         let mut keys = sink.keys.lock().unwrap().clone();
         keys.sort();
@@ -306,36 +397,129 @@ mod tests {
                 ),
             ]
         );
+        assert_eq!(*sink.sends.lock().unwrap(), 0, "no poison, no message");
     }
 
     #[tokio::test]
     async fn with_two_groups_failing_the_lowest_sequence_number_of_either_is_reported() {
         let sink = memory(&["dt=2026-03-02", "dt=2026-03-03"]);
-        let response = StreamToS3::new(Box::new(sink.clone()))
-            .handle(batch(6))
-            .await;
-        let named: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        assert_eq!(named, vec![Some("101".to_owned())]);
+        let response = handler(&sink).handle(event(rows(6))).await;
+        assert_eq!(failures(&response), vec!["101"]);
         assert_eq!(sink.keys.lock().unwrap().len(), 1, "day 1 still written");
     }
 
     #[tokio::test]
-    async fn a_row_without_a_valid_tenant_is_poison_and_skipped() {
+    async fn a_row_without_a_valid_tenant_is_poison_sent_to_the_queue_and_skipped() {
         let sink = memory(&[]);
         let bad = AdMetricRow {
             tenant_id: "../other".into(),
             ..row(0)
         };
-        let response = StreamToS3::new(Box::new(sink.clone()))
+        let response = handler(&sink)
             .handle(event(vec![record("7", &bad), record("8", &row(1))]))
             .await;
         assert!(response.batch_item_failures.is_empty());
         let keys = sink.keys.lock().unwrap().clone();
         assert_eq!(keys.len(), 1);
         assert!(keys[0].contains("tenant_id=t-1/"), "{keys:?}");
+        let messages = sink.messages.lock().unwrap().clone();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["sequence_number"], "7");
+        assert_eq!(
+            messages[0]["reason"],
+            "field `tenant_id` is not a tenant id"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_poison_record_goes_to_the_queue_with_its_keys_and_not_its_values() {
+        let sink = memory(&[]);
+        let mut records = rows(3);
+        records.insert(1, poison("50"));
+        let response = handler(&sink).handle(event(records)).await;
+        assert!(failures(&response).is_empty(), "the shard moves on");
+        assert_eq!(sink.keys.lock().unwrap().len(), 3);
+        let messages = sink.messages.lock().unwrap().clone();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["kind"], "poison_record");
+        assert_eq!(messages[0]["keys"], json!({"pk": {"S": "pk-50"}}));
+        assert_eq!(messages[0]["reason"], "field `impressions` is malformed");
+        assert!(!messages[0].to_string().contains("secret-looking"));
+    }
+
+    #[tokio::test]
+    async fn with_the_queue_down_the_poison_record_is_delivered_again_and_every_group_written() {
+        let sink = Arc::new(Memory {
+            queue_down: true,
+            ..Memory::default()
+        });
+        let mut records = rows(6);
+        records.push(poison("103"));
+        let response = handler(&sink).handle(event(records)).await;
+        assert_eq!(failures(&response), vec!["103"]);
+        assert_eq!(
+            sink.keys.lock().unwrap().len(),
+            3,
+            "rows before and after it written"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unsent_poison_record_and_a_failed_group_resume_at_the_lower_of_the_two() {
+        let sink = Arc::new(Memory {
+            queue_down: true,
+            refuse: vec!["dt=2026-03-03".into()],
+            ..Memory::default()
+        });
+        let mut records = rows(6);
+        records.push(poison("104"));
+        let response = handler(&sink).handle(event(records)).await;
+        assert_eq!(
+            failures(&response),
+            vec!["102"],
+            "day 3's first row is before it"
+        );
+
+        let mut records = rows(3);
+        records.push(poison("99"));
+        let response = handler(&sink).handle(event(records)).await;
+        assert_eq!(failures(&response), vec!["99"]);
+    }
+
+    #[tokio::test]
+    async fn an_unsent_poison_record_without_a_sequence_number_retries_the_whole_batch() {
+        let sink = Arc::new(Memory {
+            queue_down: true,
+            ..Memory::default()
+        });
+        let mut bad = poison("1");
+        bad["dynamodb"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SequenceNumber");
+        let mut records = rows(3);
+        records.push(bad);
+        let response = handler(&sink).handle(event(records)).await;
+        assert_eq!(failures(&response), vec!["100"]);
+    }
+
+    #[tokio::test]
+    async fn the_failure_queue_is_sent_to_while_the_objects_are_written() {
+        let latency = Duration::from_millis(300);
+        let sink = Arc::new(Memory {
+            latency,
+            ..Memory::default()
+        });
+        let mut records = rows(3);
+        records.push(poison("99"));
+        let start = Instant::now();
+        let response = handler(&sink).handle(event(records)).await;
+        let took = start.elapsed();
+        assert!(failures(&response).is_empty());
+        assert_eq!(sink.messages.lock().unwrap().len(), 1);
+        assert!(
+            took < latency * 2 - latency / 4,
+            "one latency, not two: {took:?}"
+        );
     }
 }

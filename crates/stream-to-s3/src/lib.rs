@@ -1,19 +1,27 @@
 //! adpipe's stream-to-s3: the staging table's DynamoDB stream into the data lake, one
 //! Parquet object per (tenant, platform, day) partition per batch (CONTRACT §5).
 //!
-//! `records` tells rows from everything else, `encode` makes the Parquet file, `handler`
-//! groups, writes and answers Lambda's `batchItemFailures`; `sink` holds the S3 adapter.
+//! `event` and `image` read Lambda's event straight into rows, `records` tells rows from
+//! everything else, `encode` makes the Parquet file, `handler` groups, writes, sets poison
+//! records aside and answers Lambda's `batchItemFailures`; `sink` holds the S3 adapter,
+//! `queue` the SQS one for the failure queue.
 
 pub mod config;
 pub mod encode;
+pub mod event;
 pub mod handler;
+pub mod image;
+pub mod poison;
 pub mod ports;
+pub mod queue;
 pub mod records;
 pub mod sink;
 
 pub use config::Config;
+pub use event::StreamEvent;
 pub use handler::{PREFIX, Partition, StreamToS3, object_key};
-pub use ports::{ObjectSink, SinkError};
+pub use poison::PoisonRecord;
+pub use ports::{FailureQueue, ObjectSink, QueueError, SinkError};
 
 /// Builds the production handler over one shared SDK configuration.
 pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamToS3 {
@@ -21,8 +29,14 @@ pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamT
     let s3 = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
-    StreamToS3::new(Box::new(sink::s3::S3Sink::new(
-        aws_sdk_s3::Client::from_conf(s3),
-        config.data_bucket.clone(),
-    )))
+    StreamToS3::new(
+        Box::new(sink::s3::S3Sink::new(
+            aws_sdk_s3::Client::from_conf(s3),
+            config.data_bucket.clone(),
+        )),
+        Box::new(queue::sqs::SqsFailureQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            config.failure_queue_url.clone(),
+        )),
+    )
 }

@@ -1,8 +1,8 @@
-//! The `stream-to-s3` Lambda: read config, build the S3 client once, handle each batch.
+//! The `stream-to-s3` Lambda: read config, build the S3 and SQS clients once, handle each
+//! batch.
 
-use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use stream_to_s3::{Config, aws_stream_to_s3};
+use stream_to_s3::{Config, StreamEvent, aws_stream_to_s3};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
     let sdk = aws_config::load_from_env().await;
     let handler = aws_stream_to_s3(&config, &sdk);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
         let handler = &handler;
         async move { Ok::<_, Error>(handler.handle(event.payload).await) }
     }))

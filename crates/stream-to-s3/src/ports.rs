@@ -1,7 +1,10 @@
-//! The one outside dependency the handler talks to: where finished objects go.
+//! The outside dependencies the handler talks to: where finished objects go, and where
+//! poison records are set aside.
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+use crate::poison::PoisonRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -14,4 +17,19 @@ pub enum SinkError {
 #[async_trait]
 pub trait ObjectSink: Send + Sync {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError>;
+}
+
+/// Some reports the queue did not take.
+#[derive(Debug, thiserror::Error)]
+#[error("failure queue: {reason}")]
+pub struct QueueError {
+    /// Positions, in the slice given to [`FailureQueue::send`], of the reports not sent.
+    pub unsent: Vec<usize>,
+    pub reason: String,
+}
+
+/// The stream's failure queue, where each poison record gets one message for an operator.
+#[async_trait]
+pub trait FailureQueue: Send + Sync {
+    async fn send(&self, records: &[PoisonRecord]) -> Result<(), QueueError>;
 }

@@ -5,8 +5,10 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 use adpipe_domain::{AdMetricRow, TenantId};
-use aws_lambda_events::event::dynamodb::EventRecord;
-use serde_dynamo::AttributeValue;
+
+use crate::event::{EventName, StreamRecord};
+use crate::image::Image;
+use crate::poison::PoisonRecord;
 
 /// A stream record's sequence number: decimal digits, up to 40 of them (more than a
 /// `u128` holds), so it is compared by value on its text and named zero-padded.
@@ -68,56 +70,42 @@ pub enum Change {
     /// Nothing for the lake: a delete (TTL expiry or otherwise), or an item that is not a
     /// staged row.
     Ignored(&'static str),
-    /// Looks like a staged row and never will parse; the reason names a field, never a value.
-    Poison(String),
+    /// Looks like a staged row and never will become one.
+    Poison(PoisonRecord),
 }
 
-/// The attribute every staged row has and no other item of the staging table does.
-const ROW_MARKER: &str = "row_key";
-
-pub fn classify(record: &EventRecord) -> Change {
-    match record.event_name.as_str() {
-        "INSERT" | "MODIFY" => {}
-        "REMOVE" if is_ttl_expiry(record) => return Change::Ignored("expired by TTL"),
-        "REMOVE" => return Change::Ignored("removed"),
-        _ => return Change::Ignored("unknown event name"),
+pub fn classify(mut record: StreamRecord) -> Change {
+    match record.event_name {
+        EventName::Insert | EventName::Modify => {}
+        EventName::Remove if is_ttl_expiry(&record) => return Change::Ignored("expired by TTL"),
+        EventName::Remove => return Change::Ignored("removed"),
+        EventName::Unknown => return Change::Ignored("unknown event name"),
     }
-    let image = &record.change.new_image;
-    if !image.contains_key(ROW_MARKER) {
-        return Change::Ignored("not a staged row");
-    }
-    let Some(sequence) = record
+    let sequence = record
         .change
         .sequence_number
         .as_deref()
-        .and_then(Sequence::parse)
-    else {
-        return Change::Poison("no valid SequenceNumber".into());
+        .and_then(Sequence::parse);
+    let reason = match record.change.new_image.take() {
+        None | Some(Image::NotARow) => return Change::Ignored("not a staged row"),
+        Some(Image::Malformed(reason)) => reason,
+        Some(Image::Row(row)) => match sequence {
+            None => "no valid SequenceNumber".into(),
+            Some(_) if TenantId::from_str(&row.tenant_id).is_err() => {
+                "field `tenant_id` is not a tenant id".into()
+            }
+            Some(sequence) => return Change::Row(sequence, row),
+        },
     };
-    let value = AttributeValue::M(image.clone().into());
-    let row: AdMetricRow = match serde_path_to_error::deserialize(
-        serde_dynamo::Deserializer::from_attribute_value(value),
-    ) {
-        Ok(row) => row,
-        Err(e) => return Change::Poison(format!("field `{}` is missing or malformed", e.path())),
-    };
-    if TenantId::from_str(&row.tenant_id).is_err() {
-        return Change::Poison("field `tenant_id` is not a tenant id".into());
-    }
-    Change::Row(sequence, Box::new(row))
+    Change::Poison(PoisonRecord::new(reason, record))
 }
 
 /// DynamoDB's own deletes of expired items.
-fn is_ttl_expiry(record: &EventRecord) -> bool {
+fn is_ttl_expiry(record: &StreamRecord) -> bool {
     record
         .user_identity
         .as_ref()
-        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com")
-}
-
-/// The record's table keys as DynamoDB JSON: what a log may say about a poison record.
-pub fn keys_of(record: &EventRecord) -> String {
-    serde_json::to_string(&record.change.keys).unwrap_or_default()
+        .is_some_and(|u| u.kind == "Service" && u.principal_id == "dynamodb.amazonaws.com")
 }
 
 #[cfg(test)]

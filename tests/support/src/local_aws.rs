@@ -37,6 +37,8 @@ pub struct TestAws {
     pub extractor_function_arn: String,
     /// The data lake bucket (what `template.yaml`'s `DataBucket` is in the stack).
     pub data_bucket: String,
+    /// URL of the stream's failure queue (what `!Ref StreamFailureQueue` gives).
+    pub stream_failure_queue_url: String,
 }
 
 /// The local AWS of this process: the first call starts moto (unless
@@ -73,6 +75,10 @@ impl TestAws {
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         s3_at(&self.endpoint).await
+    }
+
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&sdk_config(&self.endpoint).await)
     }
 }
 
@@ -179,6 +185,14 @@ async fn create_resources(
         .send()
         .await
         .map_err(|e| format!("creating the data bucket: {e:?}"))?;
+    let stream_failure_queue_url = aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await)
+        .create_queue()
+        .queue_name(format!("adpipe-stream-failures-{suffix}"))
+        .send()
+        .await
+        .map_err(|e| format!("creating the stream failure queue: {e:?}"))?
+        .queue_url
+        .ok_or("CreateQueue answered without a URL")?;
     Ok(TestAws {
         endpoint,
         control_table,
@@ -186,6 +200,7 @@ async fn create_resources(
         app_credentials_secret,
         extractor_function_arn,
         data_bucket,
+        stream_failure_queue_url,
     })
 }
 
@@ -348,6 +363,23 @@ mod tests {
             serde_json::from_str(secret.secret_string().expect("a string")).expect("JSON");
         assert_eq!(value["google"]["developer_token"], "test-dev-token");
         assert_eq!(value["facebook"]["app_secret"], "test-app-secret");
+    }
+
+    #[tokio::test]
+    async fn the_stream_failure_queue_exists() {
+        let url = aws()
+            .sqs()
+            .await
+            .get_queue_url()
+            .queue_name(aws().stream_failure_queue_url.rsplit('/').next().unwrap())
+            .send()
+            .await
+            .expect("the queue exists")
+            .queue_url;
+        assert_eq!(
+            url.as_deref(),
+            Some(aws().stream_failure_queue_url.as_str())
+        );
     }
 
     #[tokio::test]

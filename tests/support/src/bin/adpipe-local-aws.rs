@@ -1,8 +1,8 @@
 //! `adpipe-local-aws`: the local AWS of `make demo`, made with the test harness's code.
 //!
 //! - `setup`: creates in the moto at `ADPIPE_TEST_AWS_ENDPOINT` the tables template.yaml
-//!   declares, the app-credentials secret and an extractor function; prints the functions'
-//!   environment as `NAME=value` lines.
+//!   declares, the app-credentials secret, an extractor function, the data bucket and the
+//!   stream's failure queue; prints the functions' environment as `NAME=value` lines.
 //! - `show-rule NAME`: prints the rule and its targets as moto holds them, as JSON.
 //! - `fire-rule NAME`: prints the input the rule's target gets when EventBridge fires it
 //!   now (moto fires nothing: this renders the stored input transformer).
@@ -30,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("EXTRACTOR_FUNCTION_ARN={}", aws.extractor_function_arn);
             println!("APP_CREDENTIALS_SECRET={}", aws.app_credentials_secret);
             println!("DATA_BUCKET={}", aws.data_bucket);
+            println!("FAILURE_QUEUE_URL={}", aws.stream_failure_queue_url);
             Ok(())
         }
         ["show-rule", name] => {
@@ -275,6 +276,7 @@ fn local_aws() -> Result<adpipe_testkit::TestAws, Box<dyn std::error::Error>> {
         app_credentials_secret: var("APP_CREDENTIALS_SECRET")?,
         extractor_function_arn: var("EXTRACTOR_FUNCTION_ARN")?,
         data_bucket: var("DATA_BUCKET")?,
+        stream_failure_queue_url: var("FAILURE_QUEUE_URL")?,
     })
 }
 

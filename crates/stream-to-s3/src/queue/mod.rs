@@ -1,0 +1,3 @@
+//! [`FailureQueue`](crate::ports::FailureQueue) adapters.
+
+pub mod sqs;
