@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: adpipe's main job on loopback, with moto as local AWS and a local Graph API
-# serving a demo Facebook ad account (3 campaigns, every day).
+# `make demo`: adpipe's main job on loopback, with moto as local AWS and local fakes of the
+# three ad platforms (a Facebook ad account, a Google Ads customer with Google's OAuth token
+# endpoint, a YouTube channel), each in its documented wire format.
 # Starts moto, the fake Graph API and the schedule API in local mode (a fixed demo tenant
 # stands in for API Gateway's JWT check); connects the ad account; schedules a daily
 # extraction; shows the EventBridge rule and target moto now holds; fires the rule the way
 # EventBridge would (moto fires nothing) into the real extractor binary through a local
 # Lambda runtime API; prints the run and the staged rows per campaign and day; fires it
-# again to show an unchanged window writes nothing; relays the staging table's stream into
+# again to show an unchanged window writes nothing; does the same for a Google Ads customer
+# and a YouTube channel (connections from refresh tokens); relays the staging table's stream into
 # the real stream-to-s3 binary (moto's stream mappings fire nothing) and ends with the
 # Parquet objects in the data lake and what they hold, copied to .demo/lake for DuckDB.
 # Everything it starts, it stops.
@@ -40,7 +42,7 @@ moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
 wait_http "$ADPIPE_TEST_AWS_ENDPOINT/moto-api/"
 
-say "starting the fake ad platforms (Graph API: demo account act_1234567890)"
+say "starting the fake ad platforms (Facebook act_1234567890, Google Ads 123-456-7890, YouTube UCdemo0adpipe0channel000)"
 "$bin/adpipe-fake-platforms" >"$work/platforms.env" 2>"$work/platforms.log" &
 pids+=($!)
 for _ in $(seq 1 100); do [[ -s "$work/platforms.env" ]] && break; sleep 0.1; done
@@ -106,6 +108,36 @@ say "firing the rule again: the same window, unchanged, writes nothing"
 "$bin/adpipe-local-aws" fire-rule "$rule_name" >"$work/scheduled-event-2.json"
 "$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-2.json" 2>>"$work/extractor.log" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
+
+# One connection and schedule of another platform; fires its rule into the extractor and
+# prints the run. Arguments: platform, connection body, schedule report JSON, description.
+extract_platform() {
+  local platform="$1" body="$2" report="$3" description="$4"
+  local conn conn_id sched sched_id rule
+  conn="$(curl -sS -X POST "$api/v1/connections" -H 'content-type: application/json' -d "$body")"
+  echo "$conn" | pretty
+  conn_id="$(echo "$conn" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  sched="$(curl -sS -X POST "$api/v1/schedules" -H 'content-type: application/json' \
+    -d "{\"connection_id\": \"$conn_id\", \"schedule_expression\": \"cron(0 6 * * ? *)\", \"report\": $report, \"description\": \"$description\"}")"
+  sched_id="$(echo "$sched" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  rule="$(echo "$sched" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rule_name"])')"
+  echo "schedule $sched_id, rule $rule: firing it into the extractor"
+  "$bin/adpipe-local-aws" fire-rule "$rule" >"$work/scheduled-event-$platform.json"
+  "$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-$platform.json" 2>>"$work/extractor.log" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("run", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"], "| error", r.get("error"))'
+  echo
+  "$bin/adpipe-local-aws" staged demo "$platform"
+}
+
+say "Google Ads: a connection from a refresh token, an ad-group schedule, its rule fired"
+extract_platform google_ads \
+  '{"platform": "google_ads", "account_id": "123-456-7890", "name": "Demo Google Ads customer", "credentials": {"refresh_token": "1//demo-refresh-token"}}' \
+  '{"level": "ad_group"}' "Daily Google Ads ad groups"
+
+say "YouTube: a channel connection, a per-video schedule, its rule fired"
+extract_platform youtube \
+  '{"platform": "youtube", "account_id": "UCdemo0adpipe0channel000", "name": "Demo channel", "credentials": {"refresh_token": "1//demo-refresh-token"}}' \
+  '{"level": "video"}' "Daily YouTube videos"
 
 say "GET /v1/schedules/$schedule_id/runs"
 curl -sS "$api/v1/schedules/$schedule_id/runs" | pretty

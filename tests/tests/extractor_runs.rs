@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 
 use adpipe_domain::{AdMetricRow, ExtractorEvent, Platform, RunStatus, Window};
+use adpipe_testkit::fake_google_ads::FakeGoogleAds;
+use adpipe_testkit::fake_youtube::FakeYouTube;
 use adpipe_testkit::{aws, sdk_config};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -731,4 +733,207 @@ async fn a_pending_report_run_is_kept_in_the_control_table_until_forgotten() {
     assert_eq!(runs.recall(&other_days).await.expect("readable"), None);
     runs.forget(&key).await.expect("deleted");
     assert_eq!(runs.recall(&key).await.expect("readable"), None);
+}
+
+// ---- the real connectors against the platform fakes, end to end through moto ----------
+
+/// The production extractor, its platform URLs pointed at the local fakes.
+fn config_with_platforms(google: &FakeGoogleAds, youtube: &FakeYouTube) -> Config {
+    let aws = aws();
+    let (ads, token, yt) = (google.ads_url(), google.token_url(), youtube.url());
+    Config::from_lookup(|name| match name {
+        "CONTROL_TABLE" => Some(aws.control_table.clone()),
+        "STAGING_TABLE" => Some(aws.staging_table.clone()),
+        "APP_CREDENTIALS_SECRET" => Some(aws.app_credentials_secret.clone()),
+        "GOOGLE_ADS_API_URL" => Some(ads.clone()),
+        "GOOGLE_OAUTH_TOKEN_URL" => Some(token.clone()),
+        "YOUTUBE_ANALYTICS_URL" => Some(yt.clone()),
+        _ => None,
+    })
+    .expect("a valid config")
+}
+
+/// A connection of `platform` for `account_id` from a refresh token, and a daily schedule
+/// at `level` reading the last `days` (backfill and lookback alike, so a rerun reads the
+/// same window).
+async fn platform_setup(
+    platform: &str,
+    account_id: &str,
+    refresh_token: &str,
+    level: &str,
+    days: u32,
+) -> (Tenant, String) {
+    let t = Tenant::new().await;
+    let conn = t
+        .call(
+            "POST",
+            "/v1/connections",
+            Some(json!({"platform": platform, "account_id": account_id, "credentials": {"refresh_token": refresh_token}})),
+        )
+        .await;
+    assert_eq!(conn.status, 201, "{}", conn.body);
+    let schedule = t
+        .call(
+            "POST",
+            "/v1/schedules",
+            Some(json!({
+                "connection_id": conn.body["id"],
+                "schedule_expression": "rate(1 day)",
+                "report": {"level": level, "backfill_days": days, "lookback_days": days},
+            })),
+        )
+        .await;
+    assert_eq!(schedule.status, 201, "{}", schedule.body);
+    let id = schedule.body["id"].as_str().expect("an id").to_owned();
+    (t, id)
+}
+
+/// The tenant's staged items of `platform`, as JSON.
+async fn staged_items(tenant: &str, platform: &str) -> Vec<Value> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = aws().dynamodb().await;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(&aws().staging_table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(format!("{tenant}#{platform}#")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("a scan");
+        for item in out.items.unwrap_or_default() {
+            items.push(serde_dynamo::from_item(item).expect("an item as JSON"));
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_google_ads_schedule_runs_end_to_end_against_the_platform_fake() {
+    let (google, youtube) = (FakeGoogleAds::start().await, FakeYouTube::start().await);
+    let (t, sid) = platform_setup("google_ads", "123-456-7890", "1//demo", "ad_group", 5).await;
+    let extractor = aws_extractor(
+        config_with_platforms(&google, &youtube),
+        &sdk_config(&aws().endpoint).await,
+    );
+    let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let run = finished(
+        extractor
+            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-1"), later())
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert!(run.rows_fetched > 0);
+    assert_eq!(run.rows_written, run.rows_fetched);
+    let items = staged_items(&t.id, "google_ads").await;
+    assert_eq!(items.len() as u64, run.rows_written);
+    for item in &items {
+        assert_eq!(item["level"], "ad_group");
+        assert_eq!(item["account_id"], "1234567890");
+        assert_eq!(item["currency"], "USD");
+        assert!(item["ad_group_id"].is_string() && item["campaign_id"].is_string());
+        assert!(item["cost_micros"].is_i64(), "{item}");
+    }
+    // The window ends yesterday in the customer's time zone (America/New_York).
+    let yesterday = Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        .pred_opt()
+        .expect("a day");
+    assert_eq!(run.window.map(|w| w.until), Some(yesterday));
+    // Tokens are reused within the run: one refresh for the time zone and every chunk.
+    assert_eq!(google.tokens_issued(), 1);
+
+    // The same window again: nothing changed, nothing written.
+    let rerun = finished(
+        extractor
+            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-2"), later())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rerun.status, RunStatus::Succeeded, "{:?}", rerun.error);
+    assert_eq!(rerun.rows_written, 0);
+}
+
+#[tokio::test]
+async fn a_revoked_google_refresh_token_marks_the_connection_for_reauthorisation() {
+    let (google, youtube) = (FakeGoogleAds::start().await, FakeYouTube::start().await);
+    let (t, sid) = platform_setup(
+        "google_ads",
+        "123-456-7890",
+        adpipe_testkit::fake_google_ads::REVOKED_REFRESH_TOKEN,
+        "campaign",
+        3,
+    )
+    .await;
+    let extractor = aws_extractor(
+        config_with_platforms(&google, &youtube),
+        &sdk_config(&aws().endpoint).await,
+    );
+    let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let run = finished(
+        extractor
+            .handle(&scheduled(&t.id, &sid, &now, "ev-revoked"), later())
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("invalid_grant"), "{error}");
+    assert!(!error.contains(adpipe_testkit::fake_google_ads::REVOKED_REFRESH_TOKEN));
+    let connections = t.call("GET", "/v1/connections", None).await;
+    assert_eq!(connections.body["items"][0]["status"], "reauth_required");
+    assert_eq!(staged_items(&t.id, "google_ads").await.len(), 0);
+}
+
+#[tokio::test]
+async fn a_youtube_schedule_runs_end_to_end_against_the_platform_fake() {
+    use adpipe_testkit::fake_youtube::{DEMO_CHANNEL, last_reported_day};
+    let (google, youtube) = (FakeGoogleAds::start().await, FakeYouTube::start().await);
+    let (t, sid) = platform_setup("youtube", DEMO_CHANNEL, "1//demo", "video", 6).await;
+    let extractor = aws_extractor(
+        config_with_platforms(&google, &youtube),
+        &sdk_config(&aws().endpoint).await,
+    );
+    let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let run = finished(
+        extractor
+            .handle(&scheduled(&t.id, &sid, &now, "ev-yt-1"), later())
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let items = staged_items(&t.id, "youtube").await;
+    assert!(!items.is_empty());
+    assert_eq!(items.len() as u64, run.rows_written);
+    for item in &items {
+        assert_eq!(item["level"], "video");
+        assert_eq!(item["account_id"], DEMO_CHANNEL);
+        assert!(item["ad_id"].is_string(), "the video id: {item}");
+        assert!(item["video_views"].is_i64(), "{item}");
+        assert!(item["cost_micros"].is_null() && item["impressions"].is_null());
+        let extra: Value =
+            serde_json::from_str(item["extra"].as_str().expect("extra")).expect("a JSON object");
+        assert!(extra["estimatedMinutesWatched"].is_number(), "{extra}");
+        // The days YouTube has not reported yet are not there.
+        let date: NaiveDate = item["date"]
+            .as_str()
+            .expect("a date")
+            .parse()
+            .expect("a date");
+        assert!(date <= last_reported_day(), "{date}");
+    }
 }

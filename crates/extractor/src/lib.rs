@@ -36,6 +36,11 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
         http.clone(),
         config.urls.google_oauth_token.clone(),
     ));
+    let google_ads = connectors::google_ads::GoogleAdsConnector::new(
+        http.clone(),
+        config.urls.google_ads.clone(),
+        google_oauth.clone(),
+    );
     let youtube = connectors::youtube::YouTubeConnector::new(
         http.clone(),
         config.urls.youtube_analytics.clone(),
@@ -57,6 +62,7 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
         )),
         connectors: connectors::Connectors::default()
             .with(Platform::Facebook, Box::new(facebook))
+            .with(Platform::GoogleAds, Box::new(google_ads))
             .with(Platform::Youtube, Box::new(youtube)),
         config,
     }

@@ -11,6 +11,11 @@
 //!
 //! Neither the refresh token, the client secret nor an access token appears in an error or
 //! a log line; [`AccessToken`]'s `Debug` is redacted.
+//!
+//! A token's lifetime is counted from when its request was sent, not from when the answer
+//! arrived, so a slow token endpoint never stretches it; expired entries leave the cache
+//! whenever a new token enters it, so a warm process serving many connections does not
+//! keep every token it ever had.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,7 +59,7 @@ impl std::fmt::Debug for AccessToken {
 
 struct Cached {
     token: AccessToken,
-    /// When to stop using it: expiry minus [`EXPIRY_MARGIN`].
+    /// When to stop using it: expiry minus the margin.
     fresh_until: Instant,
 }
 
@@ -64,6 +69,7 @@ pub struct GoogleOAuth {
     client: reqwest::Client,
     token_url: String,
     backoff: Backoff,
+    expiry_margin: Duration,
     /// Keyed by a SHA-256 of client id and refresh token: the map holds no refresh token.
     cache: Mutex<HashMap<[u8; 32], Cached>>,
 }
@@ -85,8 +91,16 @@ impl GoogleOAuth {
             client,
             token_url: token_url.into(),
             backoff: Backoff::default(),
+            expiry_margin: EXPIRY_MARGIN,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How long before its expiry a token stops being reused ([`EXPIRY_MARGIN`] unless
+    /// set); tests shrink it to see a token expire.
+    pub fn with_expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
+        self
     }
 
     /// Retry waits; tests shrink them to milliseconds.
@@ -103,7 +117,7 @@ impl GoogleOAuth {
         if let Some(token) = self.cached(&key) {
             return Ok(token);
         }
-        let (token, lifetime) = self
+        let (token, lifetime, requested_at) = self
             .refresh(
                 client_id,
                 client_secret,
@@ -111,8 +125,11 @@ impl GoogleOAuth {
                 job.deadline,
             )
             .await?;
-        let fresh_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN);
-        self.lock().insert(
+        let fresh_until = requested_at + lifetime.saturating_sub(self.expiry_margin);
+        let mut cache = self.lock();
+        let now = Instant::now();
+        cache.retain(|_, c| c.fresh_until > now);
+        cache.insert(
             key,
             Cached {
                 token: token.clone(),
@@ -150,7 +167,7 @@ impl GoogleOAuth {
         client_secret: &str,
         refresh_token: &str,
         deadline: DateTime<Utc>,
-    ) -> Result<(AccessToken, Duration), ConnectorError> {
+    ) -> Result<(AccessToken, Duration, Instant), ConnectorError> {
         if refresh_token.is_empty() {
             return Err(ConnectorError::Auth(
                 "google oauth: the connection has no refresh token; connect the account again"
@@ -175,6 +192,7 @@ impl GoogleOAuth {
                 .await?;
             }
             let timeout = time_left(deadline, TOKEN_REQUEST_TIMEOUT)?;
+            let requested_at = Instant::now();
             let response = match self
                 .client
                 .post(&self.token_url)
@@ -203,7 +221,8 @@ impl GoogleOAuth {
             let body = response.bytes().await.unwrap_or_default();
             let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
             if status.is_success() {
-                return parse_success(answer);
+                return parse_success(answer)
+                    .map(|(token, lifetime)| (token, lifetime, requested_at));
             }
             match classify(status, answer.as_ref()) {
                 Refusal::Auth(msg) => return Err(ConnectorError::Auth(msg)),

@@ -64,7 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", serde_json::to_string_pretty(&shown)?);
             Ok(())
         }
-        ["staged", tenant] => staged(tenant).await,
+        ["staged", tenant] => staged(tenant, None).await,
+        ["staged", tenant, platform] => staged(tenant, Some(platform)).await,
         ["stream-event", file] => stream_event(file).await,
         ["lake", tenant, dir] => lake(tenant, dir).await,
         ["fire-rule", name] => {
@@ -97,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT | stream-event FILE | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT [PLATFORM] | stream-event FILE | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
     }
 }
 
@@ -106,8 +107,9 @@ fn endpoint() -> Result<String, Box<dyn std::error::Error>> {
         .map_err(|_| "set ADPIPE_TEST_AWS_ENDPOINT to moto's URL".into())
 }
 
-/// Prints the tenant's staged rows per platform, campaign and day (a Scan: demo-sized data).
-async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// Prints the tenant's staged rows (of one platform, if named) per platform, campaign (or
+/// video, or channel) and day (a Scan: demo-sized data).
+async fn staged(tenant: &str, platform: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let client = adpipe_testkit::dynamodb_at(&endpoint()?).await;
     let table = std::env::var("STAGING_TABLE").map_err(|_| "set STAGING_TABLE")?;
@@ -123,38 +125,45 @@ async fn staged(tenant: &str) -> Result<(), Box<dyn std::error::Error>> {
             .send()
             .await?;
         for item in out.items.unwrap_or_default() {
-            let text = |k: &str| {
-                item.get(k)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
+            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
             let number = |k: &str| {
                 item.get(k)
                     .and_then(|v| v.as_n().ok())
                     .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or(0)
             };
-            let campaign = match text("campaign_name") {
-                name if name.is_empty() => text("campaign_id"),
-                name => name,
-            };
-            let entry = summary
-                .entry((text("platform"), campaign, text("date")))
-                .or_default();
-            entry.0 += 1;
-            entry.1 += number("impressions");
-            entry.2 += number("clicks");
-            entry.3 += number("cost_micros");
+            let row_platform = text("platform").unwrap_or_default();
+            if platform.is_some_and(|p| p != row_platform) {
+                continue;
+            }
+            let entity = entity_label(text("campaign_name").or(text("campaign_id")), text("ad_id"));
+            summary
+                .entry((row_platform, entity, text("date").unwrap_or_default()))
+                .or_default()
+                .add(
+                    number("impressions"),
+                    number("clicks"),
+                    number("cost_micros"),
+                    number("video_views"),
+                );
         }
         start = out.last_evaluated_key;
         if start.is_none() {
             break;
         }
     }
-    print_summary(&summary);
-    println!("{} staged rows", summary.values().map(|v| v.0).sum::<u64>());
+    // One platform's rows: the recent days are enough to see their shape.
+    print_summary(&summary, platform.map(|_| 3));
     Ok(())
+}
+
+/// What a row is about, for a person: its campaign, else (YouTube) its video, else the
+/// channel.
+fn entity_label(campaign: Option<String>, ad_id: Option<String>) -> String {
+    match (campaign, ad_id) {
+        (Some(campaign), _) => campaign,
+        (None, Some(video)) => format!("video {video}"),
+        (None, None) => "(channel)".to_owned(),
+    }
 }
 
 async fn stream_event(file: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -222,47 +231,59 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
             let column = |name: &str| {
                 batch
                     .column_by_name(name)
+                    .cloned()
                     .ok_or_else(|| format!("no column {name}"))
             };
-            let text = |name: &str| {
-                column(name).map(|c| c.as_any().downcast_ref::<StringArray>().cloned())
-            };
-            let int =
-                |name: &str| column(name).map(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-            let (Some(names), Some(dates), Some(impressions), Some(clicks), Some(cost)) = (
-                text("campaign_name")?,
-                column("date")?
+            let text = |name: &str| -> Result<StringArray, Box<dyn std::error::Error>> {
+                Ok(column(name)?
                     .as_any()
-                    .downcast_ref::<Date32Array>()
-                    .cloned(),
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} is not a string column"))?)
+            };
+            let int = |name: &str| -> Result<Int64Array, Box<dyn std::error::Error>> {
+                Ok(column(name)?
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} is not an int64 column"))?)
+            };
+            let dates = column("date")?
+                .as_any()
+                .downcast_ref::<Date32Array>()
+                .cloned()
+                .ok_or("date is not a date column")?;
+            let (names, ads) = (text("campaign_name")?, text("ad_id")?);
+            let (impressions, clicks, cost, views) = (
                 int("impressions")?,
                 int("clicks")?,
                 int("cost_micros")?,
-            ) else {
-                return Err("unexpected column types".into());
-            };
+                int("video_views")?,
+            );
+            let opt_text =
+                |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
+            let opt_int = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
             for i in 0..batch.num_rows() {
                 let day = dates
                     .value_as_date(i)
                     .map(|d| d.to_string())
                     .unwrap_or_default();
-                let entry = summary
-                    .entry((platform.clone(), names.value(i).to_owned(), day))
-                    .or_default();
-                entry.0 += 1;
-                entry.1 += impressions.value(i);
-                entry.2 += clicks.value(i);
-                entry.3 += cost.value(i);
+                let entity = entity_label(opt_text(&names, i), opt_text(&ads, i));
+                summary
+                    .entry((platform.clone(), entity, day))
+                    .or_default()
+                    .add(
+                        opt_int(&impressions, i),
+                        opt_int(&clicks, i),
+                        opt_int(&cost, i),
+                        opt_int(&views, i),
+                    );
             }
         }
     }
     println!();
-    print_summary(&summary);
-    println!(
-        "{} rows in {} objects",
-        summary.values().map(|v| v.0).sum::<u64>(),
-        listed.contents().len()
-    );
+    print_summary(&summary, Some(3));
+    println!("{} objects", listed.contents().len());
     Ok(())
 }
 
@@ -280,22 +301,96 @@ fn local_aws() -> Result<adpipe_testkit::TestAws, Box<dyn std::error::Error>> {
     })
 }
 
-/// (platform, campaign, day) -> (rows, impressions, clicks, cost micros)
-type Summary = std::collections::BTreeMap<(String, String, String), (u64, i64, i64, i64)>;
+/// (platform, campaign or video, day) -> totals
+type Summary = std::collections::BTreeMap<(String, String, String), Totals>;
 
-fn print_summary(summary: &Summary) {
-    println!(
-        "{:<11} {:<28} {:<10} {:>5} {:>11} {:>7} {:>12}",
-        "platform", "campaign", "date", "rows", "impressions", "clicks", "spend"
-    );
-    for ((platform, campaign, date), (rows, impressions, clicks, micros)) in summary {
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    rows: u64,
+    impressions: i64,
+    clicks: i64,
+    cost_micros: i64,
+    video_views: i64,
+}
+
+impl Totals {
+    fn add(
+        &mut self,
+        impressions: Option<i64>,
+        clicks: Option<i64>,
+        cost_micros: Option<i64>,
+        video_views: Option<i64>,
+    ) {
+        self.rows += 1;
+        self.impressions += impressions.unwrap_or(0);
+        self.clicks += clicks.unwrap_or(0);
+        self.cost_micros += cost_micros.unwrap_or(0);
+        self.video_views += video_views.unwrap_or(0);
+    }
+
+    fn merge(&mut self, other: &Totals) {
+        self.rows += other.rows;
+        self.impressions += other.impressions;
+        self.clicks += other.clicks;
+        self.cost_micros += other.cost_micros;
+        self.video_views += other.video_views;
+    }
+}
+
+/// Per platform, campaign (or video) and day — only the last `recent_days` days of data
+/// when given — then one line per platform over every day.
+fn print_summary(summary: &Summary, recent_days: Option<usize>) {
+    let mut days: Vec<&String> = summary.keys().map(|(_, _, d)| d).collect();
+    days.sort_unstable();
+    days.dedup();
+    let from = recent_days
+        .and_then(|n| days.len().checked_sub(n).map(|i| days[i].clone()))
+        .unwrap_or_default();
+    let header = |first: &str| {
+        println!(
+            "{:<11} {:<30} {:<10} {:>5} {:>11} {:>7} {:>12} {:>11}",
+            "platform", first, "date", "rows", "impressions", "clicks", "spend", "video views"
+        )
+    };
+    let line = |platform: &str, what: &str, date: &str, t: &Totals| {
         let spend = format!(
             "{}.{:02}",
-            micros / 1_000_000,
-            (micros % 1_000_000) / 10_000
+            t.cost_micros / 1_000_000,
+            (t.cost_micros % 1_000_000) / 10_000
         );
         println!(
-            "{platform:<11} {campaign:<28} {date:<10} {rows:>5} {impressions:>11} {clicks:>7} {spend:>12}"
+            "{platform:<11} {what:<30} {date:<10} {:>5} {:>11} {:>7} {spend:>12} {:>11}",
+            t.rows, t.impressions, t.clicks, t.video_views
         );
+    };
+    if !from.is_empty() {
+        println!("the last {} days:", recent_days.unwrap_or_default());
     }
+    header("campaign / video");
+    let mut per_platform: std::collections::BTreeMap<&str, (Totals, usize)> = Default::default();
+    for ((platform, what, date), totals) in summary {
+        if *date >= from {
+            line(platform, what, date, totals);
+        }
+        let entry = per_platform.entry(platform).or_default();
+        entry.0.merge(totals);
+    }
+    for (platform, entry) in per_platform.iter_mut() {
+        let platform_days: std::collections::BTreeSet<&String> = summary
+            .keys()
+            .filter(|(p, _, _)| p == platform)
+            .map(|(_, _, d)| d)
+            .collect();
+        entry.1 = platform_days.len();
+    }
+    println!();
+    println!("rows per platform, every day:");
+    header("");
+    for (platform, (totals, day_count)) in &per_platform {
+        line(platform, &format!("{day_count} days"), "", totals);
+    }
+    println!(
+        "{} rows",
+        per_platform.values().map(|(t, _)| t.rows).sum::<u64>()
+    );
 }

@@ -1,0 +1,274 @@
+//! One `searchStream` call as the connector makes it: `POST
+//! {api}/customers/{id}/googleAds:searchStream` with `{"query": GAQL}`, the bearer token,
+//! `developer-token` and `login-customer-id`; the body read as it streams in.
+//!
+//! A call is all or nothing: every try starts a new [`Sink`], so the rows of a stream that
+//! failed half-way (a broken connection, an error element after some batches) are dropped
+//! and the retried stream's rows replace them. Throttling and passing faults are retried
+//! with backoff (at least Google's `retryDelay`) while the deadline allows; a refused
+//! access token is refreshed once.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::GoogleAdsConnector;
+use super::failure::{Verdict, classify, describe};
+use super::stream::{Splitter, StreamError};
+use super::wire::{Status, error_status};
+use crate::connectors::google_oauth::AccessToken;
+use crate::connectors::retry::{sleep_before, time_left};
+use crate::ports::{ConnectorError, Job};
+
+/// The OAuth scope of the Google Ads API.
+pub const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
+/// One `searchStream` exchange, body included, at most (and never past the deadline): a
+/// week of ad-level rows of a large account streams for a while.
+pub const STREAM_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What becomes of a stream's elements, one call try at a time.
+pub(super) trait Sink {
+    type Output;
+    /// Element `index` of the streamed array, whole.
+    fn batch(&mut self, index: usize, bytes: &[u8]) -> Result<(), StreamError>;
+    fn finish(self) -> Self::Output;
+}
+
+/// A failed try: what it calls for and how to say it.
+struct Failure {
+    verdict: Verdict,
+    message: String,
+}
+
+impl Failure {
+    fn answer(http: StatusCode, error: Option<&Status>) -> Self {
+        Self {
+            verdict: classify(http, error),
+            message: describe(http, error),
+        }
+    }
+
+    fn transient(message: String) -> Self {
+        Self {
+            verdict: Verdict::Transient,
+            message,
+        }
+    }
+}
+
+/// The calls of one job: its customer, headers and deadline.
+pub(super) struct Call<'a> {
+    conn: &'a GoogleAdsConnector,
+    job: &'a Job,
+    url: String,
+    developer_token: Option<&'a str>,
+    login_customer_id: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    pub(super) fn new(conn: &'a GoogleAdsConnector, job: &'a Job) -> Result<Self, ConnectorError> {
+        let app = job.credentials.app.google.as_ref().ok_or_else(|| {
+            ConnectorError::Permanent("app credentials have no google app".into())
+        })?;
+        let customer = &job.connection.account_id;
+        if customer.len() != 10 || !customer.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConnectorError::Permanent(format!(
+                "google ads: the connection's account_id {customer:?} is not a 10-digit customer id"
+            )));
+        }
+        let login_customer_id = match (&job.connection.login_customer_id, &app.login_customer_id) {
+            (Some(id), _) => Some((id, "the connection's login_customer_id")),
+            (None, Some(id)) if !id.trim().is_empty() => {
+                Some((id, "APP_CREDENTIALS_SECRET google.login_customer_id"))
+            }
+            _ => None,
+        }
+        .map(|(id, what)| {
+            adpipe_domain::platform::parse_google_customer_id(id.trim(), "login_customer_id")
+                .map_err(|_| {
+                    ConnectorError::Permanent(format!(
+                        "google ads: {what} {id:?} is not a 10-digit customer id"
+                    ))
+                })
+        })
+        .transpose()?;
+        Ok(Self {
+            conn,
+            job,
+            url: format!("{}/customers/{customer}/googleAds:searchStream", conn.api),
+            developer_token: Some(app.developer_token.trim()).filter(|t| !t.is_empty()),
+            login_customer_id,
+        })
+    }
+
+    /// Streams `query`'s answer into a new sink per try; the last try's output, or why
+    /// there is none.
+    pub(super) async fn search_stream<S: Sink>(
+        &self,
+        query: &str,
+        sink: impl Fn() -> S,
+    ) -> Result<S::Output, ConnectorError> {
+        let backoff = self.conn.backoff;
+        let attempts = backoff.max_attempts.max(1);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let token = self.conn.oauth.access_token(self.job).await?;
+            if token.scope.is_some() && !token.has_scope(ADWORDS_SCOPE) {
+                return Err(ConnectorError::Auth(
+                    "google ads: the connection's sign-in did not grant the AdWords scope; connect the account again".into(),
+                ));
+            }
+            let failure = match self.try_once(&token, query, sink()).await? {
+                Ok(output) => return Ok(output),
+                Err(failure) => failure,
+            };
+            let message = self.redact(
+                format!("google ads searchStream: {}", failure.message),
+                &token,
+            );
+            match failure.verdict {
+                Verdict::Unauthenticated if !refreshed => {
+                    tracing::info!(error = %message, "google ads: access token refused; refreshing it once");
+                    self.conn.oauth.forget(self.job);
+                    refreshed = true;
+                }
+                Verdict::Unauthenticated => {
+                    return Err(ConnectorError::Auth(format!(
+                        "{message}; refused again after a token refresh: connect the account again"
+                    )));
+                }
+                Verdict::Auth => return Err(ConnectorError::Auth(message)),
+                Verdict::Permanent => return Err(ConnectorError::Permanent(message)),
+                Verdict::Throttled { .. } | Verdict::Transient => {
+                    attempt += 1;
+                    if attempt >= attempts {
+                        return Err(ConnectorError::Retryable(format!(
+                            "{message} (gave up after {attempts} attempts)"
+                        )));
+                    }
+                    let asked = match failure.verdict {
+                        Verdict::Throttled { retry_after } => retry_after,
+                        _ => Duration::ZERO,
+                    };
+                    let wait = backoff.retry_delay(attempt - 1).max(asked);
+                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %message, "google ads: retrying");
+                    sleep_before(self.job.deadline, wait, "google ads").await?;
+                }
+            }
+        }
+    }
+
+    /// One request and its whole body. `Err` only when the deadline leaves no time for it.
+    async fn try_once<S: Sink>(
+        &self,
+        token: &AccessToken,
+        query: &str,
+        mut sink: S,
+    ) -> Result<Result<S::Output, Failure>, ConnectorError> {
+        let timeout = time_left(self.job.deadline, STREAM_TIMEOUT)?;
+        let mut request = self
+            .conn
+            .client
+            .post(&self.url)
+            .bearer_auth(&token.value)
+            .json(&serde_json::json!({ "query": query }))
+            .timeout(timeout);
+        if let Some(developer_token) = self.developer_token {
+            request = request.header("developer-token", developer_token);
+        }
+        if let Some(login) = &self.login_customer_id {
+            request = request.header("login-customer-id", login);
+        }
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(Failure::transient(transport(&e)))),
+        };
+        let http = response.status();
+        if !http.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            let error = error_status(&body);
+            return Ok(Err(Failure::answer(http, error.as_ref())));
+        }
+        let mut splitter = Splitter::new();
+        let streamed = loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = splitter.push(&chunk, &mut |i, bytes| sink.batch(i, bytes)) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break splitter.finish(),
+                Err(e) => {
+                    return Ok(Err(Failure::transient(format!(
+                        "the stream broke off after {} batches: {}",
+                        splitter.elements(),
+                        transport(&e)
+                    ))));
+                }
+            }
+        };
+        tracing::debug!(batches = splitter.elements(), "google ads stream read");
+        Ok(match streamed {
+            Ok(()) => Ok(sink.finish()),
+            Err(StreamError::Failed(status)) => {
+                let http = StatusCode::from_u16(status.code)
+                    .ok()
+                    .filter(|s| !s.is_success())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let failure = Failure::answer(http, Some(&status));
+                Err(Failure {
+                    message: format!(
+                        "the stream failed after {} batches: {}",
+                        splitter.elements().saturating_sub(1),
+                        failure.message
+                    ),
+                    ..failure
+                })
+            }
+            Err(StreamError::Malformed(why)) => Err(Failure {
+                verdict: Verdict::Permanent,
+                message: format!("malformed answer: {why}"),
+            }),
+            Err(StreamError::Truncated) => Err(Failure::transient(format!(
+                "the stream ended before its JSON array closed, after {} batches",
+                splitter.elements()
+            ))),
+        })
+    }
+
+    /// The message with the access and developer tokens replaced, whatever echoed them.
+    fn redact(&self, message: String, token: &AccessToken) -> String {
+        let mut message = message;
+        for secret in [Some(token.value.as_str()), self.developer_token]
+            .into_iter()
+            .flatten()
+        {
+            if !secret.is_empty() && message.contains(secret) {
+                message = message.replace(secret, "<redacted>");
+            }
+        }
+        message
+    }
+}
+
+/// A transport failure by its kind and causes.
+fn transport(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut out = kind.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
