@@ -4,13 +4,14 @@
 #  2. schedule-api init time: spawn -> first /next against a local runtime API, median of 20
 #  3. handler time of POST /v1/schedules with in-memory ports (criterion)
 #  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion)
-#  5. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
+#  5. Google Ads searchStream: a 10,000-row response parsed to rows, rows per second (criterion)
+#  6. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== bootstrap sizes (cargo lambda build --release, x86_64)"
-cargo lambda build --release --bin schedule-api --bin extractor >/dev/null
-for bin in schedule-api extractor; do
+cargo lambda build --release --bin schedule-api --bin extractor --bin stream-to-s3 >/dev/null
+for bin in schedule-api extractor stream-to-s3; do
   f="target/lambda/$bin/bootstrap"
   size=$(stat -c %s "$f"); awk -v b="$bin" -v s="$size" 'BEGIN { printf "%-14s %10d bytes  %5.1f MB\n", b, s, s / 1e6 }'
 done
@@ -23,6 +24,9 @@ cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null |
 
 echo "== Facebook insights, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true
+
+echo "== Google Ads searchStream, 10,000 rows (criterion)"
+cargo bench -q -p extractor --bench google_ads -- --noplot 2>/dev/null | grep -E 'thrpt:|^google' || true
 
 echo "== stream-to-s3: a 6 MB batch of stream records"
 cargo bench -q -p stream-to-s3 --bench batch 2>/dev/null | grep -v '^$'
