@@ -9,8 +9,8 @@
 //! - [`unique_tenant`]: tests share one moto, so each works in its own tenant.
 
 mod eventbridge;
-mod fake_graph;
 pub mod fake_google_ads;
+mod fake_graph;
 pub mod fake_youtube;
 mod fault_proxy;
 mod local_aws;
