@@ -4,22 +4,23 @@
 //! again: re-reading a 28-day lookback every day costs reads, no writes, and emits no
 //! stream records. Writes go in BatchWriteItem chunks of 25 (the API's limit), a few at a
 //! time, and `UnprocessedItems`/`UnprocessedKeys` are retried with backoff until done or
-//! the run fails — never a silent loss.
+//! the run fails — never a silent loss. A batch's items are built as it is sent, so a
+//! large write holds a few batches of items, not one item per row, and they stay in cache.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
-use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
-use adpipe_dynamodb::{Item, key, to_item, unavailable};
+use adpipe_domain::keys::{PK, SK};
+use adpipe_dynamodb::{Item, key, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
+use super::item::{CONTENT_HASH, Staged};
 use crate::ports::{Staging, StoreError};
 
-pub const CONTENT_HASH: &str = "content_hash";
 /// BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys.
 const WRITE_BATCH: usize = 25;
 const READ_BATCH: usize = 100;
@@ -32,13 +33,6 @@ pub struct DynamoStaging {
     table: String,
     ttl: chrono::Duration,
     backoff: Duration,
-}
-
-/// A row with its key and hash; its item is built only if the row changed.
-struct Staged<'a> {
-    key: (String, String),
-    hash: String,
-    row: &'a AdMetricRow,
 }
 
 impl DynamoStaging {
@@ -57,27 +51,6 @@ impl DynamoStaging {
         self
     }
 
-    fn staged<'a>(&self, row: &'a AdMetricRow) -> Staged<'a> {
-        let key = keys::staging_key(&row.tenant_id, row);
-        Staged {
-            key,
-            hash: row.content_hash(),
-            row,
-        }
-    }
-
-    fn item(&self, staged: Staged<'_>) -> Result<Item, StoreError> {
-        let (pk, sk) = staged.key;
-        let mut item = to_item(staged.row, pk, sk)?;
-        item.insert(CONTENT_HASH.to_owned(), AttributeValue::S(staged.hash));
-        let expires = (staged.row.extracted_at + self.ttl).timestamp();
-        item.insert(
-            EXPIRES_AT.to_owned(),
-            AttributeValue::N(expires.to_string()),
-        );
-        Ok(item)
-    }
-
     async fn pause(&self, attempt: u32) {
         if attempt > 0 {
             tokio::time::sleep(self.backoff * (1 << attempt.min(6))).await;
@@ -89,9 +62,9 @@ impl DynamoStaging {
         &self,
         batch: &[Staged<'_>],
     ) -> Result<HashSet<(String, String)>, StoreError> {
-        let wanted: HashMap<(String, String), &str> = batch
+        let wanted: HashMap<(&str, &str), &str> = batch
             .iter()
-            .map(|s| (s.key.clone(), s.hash.as_str()))
+            .map(|s| ((s.key.0.as_str(), s.key.1.as_str()), s.hash.as_str()))
             .collect();
         let mut keys: Vec<Item> = batch
             .iter()
@@ -122,7 +95,7 @@ impl DynamoStaging {
             {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
                 if let (Some(pk), Some(sk), Some(hash)) = (text(PK), text(SK), text(CONTENT_HASH)) {
-                    if wanted.get(&(pk.clone(), sk.clone())) == Some(&hash.as_str()) {
+                    if wanted.get(&(pk.as_str(), sk.as_str())) == Some(&hash.as_str()) {
                         same.insert((pk, sk));
                     }
                 }
@@ -140,6 +113,15 @@ impl DynamoStaging {
             "{} keys still unprocessed by BatchGetItem after {MAX_ATTEMPTS} attempts",
             keys.len()
         )))
+    }
+
+    /// Builds the batch's items and writes them.
+    async fn stage_batch(&self, batch: Vec<Staged<'_>>) -> Result<(), StoreError> {
+        let requests = batch
+            .into_iter()
+            .map(|s| put(s.into_item(self.ttl)))
+            .collect::<Result<_, _>>()?;
+        self.write_batch(requests).await
     }
 
     async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
@@ -180,22 +162,41 @@ fn put(item: Item) -> Result<WriteRequest, StoreError> {
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
+/// One staged row per key, the last one given: a batch may not name a key twice.
+fn last_per_key(staged: Vec<Staged<'_>>) -> Vec<Staged<'_>> {
+    let mut last: HashMap<&(String, String), usize> = HashMap::with_capacity(staged.len());
+    for (i, s) in staged.iter().enumerate() {
+        last.insert(&s.key, i);
+    }
+    if last.len() == staged.len() {
+        return staged;
+    }
+    let kept: Vec<bool> = staged
+        .iter()
+        .enumerate()
+        .map(|(i, s)| last.get(&s.key) == Some(&i))
+        .collect();
+    staged
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(s, kept)| kept.then_some(s))
+        .collect()
+}
+
+/// The rows in BatchWriteItem's batches, in order.
+pub fn write_batches(rows: Vec<Staged<'_>>) -> Vec<Vec<Staged<'_>>> {
+    let mut batches = Vec::with_capacity(rows.len().div_ceil(WRITE_BATCH));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        batches.push(rows.by_ref().take(WRITE_BATCH).collect());
+    }
+    batches
+}
+
 #[async_trait]
 impl Staging for DynamoStaging {
     async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError> {
-        // One item per key, the last row winning: a batch may not name a key twice.
-        let mut staged: Vec<Staged<'_>> = Vec::with_capacity(rows.len());
-        let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let s = self.staged(row);
-            match position.get(&s.key) {
-                Some(&i) => staged[i] = s,
-                None => {
-                    position.insert(s.key.clone(), staged.len());
-                    staged.push(s);
-                }
-            }
-        }
+        let staged = last_per_key(rows.iter().map(Staged::new).collect());
         // Futures collected first: a closure over borrowed chunks trips async_trait's Send.
         let lookups: Vec<_> = staged
             .chunks(READ_BATCH)
@@ -208,23 +209,15 @@ impl Staging for DynamoStaging {
                 Ok(all)
             })
             .await?;
-        let changed: Vec<Item> = staged
+        let changed: Vec<Staged<'_>> = staged
             .into_iter()
             .filter(|s| !unchanged.contains(&s.key))
-            .map(|s| self.item(s))
-            .collect::<Result<_, _>>()?;
+            .collect();
         let written = changed.len() as u64;
-        let mut batches = Vec::new();
-        let mut items = changed.into_iter().peekable();
-        while items.peek().is_some() {
-            let batch = items
-                .by_ref()
-                .take(WRITE_BATCH)
-                .map(put)
-                .collect::<Result<Vec<_>, _>>()?;
-            batches.push(batch);
-        }
-        let writes: Vec<_> = batches.into_iter().map(|b| self.write_batch(b)).collect();
+        let writes: Vec<_> = write_batches(changed)
+            .into_iter()
+            .map(|b| self.stage_batch(b))
+            .collect();
         stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
@@ -237,7 +230,7 @@ impl Staging for DynamoStaging {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use adpipe_domain::{Level, Platform};
+    use adpipe_domain::{Level, Platform, keys};
     use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -284,6 +277,27 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_key_given_twice_is_staged_once_with_its_last_row() {
+        let mut all = rows(3);
+        all.push(AdMetricRow {
+            impressions: Some(99),
+            ..all[1].clone()
+        });
+        let staged = last_per_key(all.iter().map(Staged::new).collect());
+        let impressions: Vec<_> = staged.iter().map(|s| s.row.impressions).collect();
+        assert_eq!(impressions, [Some(0), Some(2), Some(99)]);
+    }
+
+    #[test]
+    fn rows_go_in_batches_of_25_in_order() {
+        let all = rows(60);
+        let batches = write_batches(all.iter().map(Staged::new).collect());
+        let sizes: Vec<_> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [25, 25, 10]);
+        assert_eq!(batches[2][9].row.date, all[59].date);
     }
 
     fn sort_keys(requests: &[WriteRequest]) -> Vec<String> {

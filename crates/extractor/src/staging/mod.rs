@@ -1,5 +1,7 @@
 //! The staging table.
 
 pub mod dynamodb;
+pub mod item;
 
 pub use dynamodb::DynamoStaging;
+pub use item::Staged;

@@ -4,13 +4,11 @@
 //!
 //! Public for the benchmark; the connector is the only other caller.
 
-use std::fmt::Write as _;
-
 use adpipe_domain::money::{decimal_to_micros, is_plain_decimal};
 use adpipe_domain::{AdMetricRow, Level, Platform, Window};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::wire::{self, ActionStat, InsightRow, Page, Text};
+use super::wire::{self, ActionStat, InsightRow, Text};
 
 /// The action type `video_play_actions` reports plays under.
 const VIDEO_VIEW: &str = "video_view";
@@ -69,22 +67,17 @@ pub struct ParsedPage {
 }
 /// One page of insights as rows: every row or an error naming the field at fault.
 pub fn parse_page(body: &[u8], ctx: &RowContext<'_>) -> Result<ParsedPage, String> {
-    let page: Page = wire::parse(body)?;
-    let rows = page
-        .data
-        .iter()
-        .enumerate()
-        .map(|(i, row)| normalize(row, ctx).map_err(|e| format!("data[{i}].{e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ParsedPage {
-        rows,
-        next: page.paging.and_then(|p| p.next),
-    })
+    let mut rows = Vec::new();
+    let next = wire::read_page(body, |i, row| {
+        rows.push(normalize(row, ctx).map_err(|e| format!("data[{i}].{e}"))?);
+        Ok(())
+    })?;
+    Ok(ParsedPage { rows, next })
 }
 
 /// One insights row as the data lake's row; the error starts with the field's name.
-pub fn normalize(row: &InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, String> {
-    let date = day(row, ctx.window)?;
+pub fn normalize(row: InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, String> {
+    let date = day(&row, ctx.window)?;
     let (id_field, entity) = match ctx.level {
         Level::Campaign => ("campaign_id", &row.campaign_id),
         Level::AdGroup => ("adset_id", &row.adset_id),
@@ -109,12 +102,6 @@ pub fn normalize(row: &InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricR
         account_id: ctx.account_id.to_owned(),
         level: ctx.level,
         date,
-        campaign_id: owned(&row.campaign_id),
-        campaign_name: owned(&row.campaign_name),
-        ad_group_id: owned(&row.adset_id),
-        ad_group_name: owned(&row.adset_name),
-        ad_id: owned(&row.ad_id),
-        ad_name: owned(&row.ad_name),
         currency: currency(&row.account_currency)?,
         impressions: integer("impressions", &row.impressions)?,
         clicks: integer("clicks", &row.clicks)?,
@@ -133,7 +120,13 @@ pub fn normalize(row: &InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricR
             ctx.conversion_action_types,
         )?,
         video_views: video_views(&row.video_play_actions)?,
-        extra: extra(row)?,
+        extra: extra(&row)?,
+        campaign_id: owned(row.campaign_id),
+        campaign_name: owned(row.campaign_name),
+        ad_group_id: owned(row.adset_id),
+        ad_group_name: owned(row.adset_name),
+        ad_id: owned(row.ad_id),
+        ad_name: owned(row.ad_name),
         extracted_at: ctx.extracted_at,
         run_id: ctx.run_id.to_owned(),
         schedule_id: ctx.schedule_id.to_owned(),
@@ -164,8 +157,9 @@ fn day(row: &InsightRow<'_>, window: Window) -> Result<NaiveDate, String> {
     }
 }
 
-fn owned(text: &Option<Text<'_>>) -> Option<String> {
-    text.as_ref().map(|t| t.as_str().to_owned())
+/// The text as the row's own; an unescaped copy made by the parser is kept, not copied.
+fn owned(text: Option<Text<'_>>) -> Option<String> {
+    text.map(|t| t.0.into_owned())
 }
 
 fn currency(text: &Option<Text<'_>>) -> Result<Option<String>, String> {
@@ -181,13 +175,16 @@ fn currency(text: &Option<Text<'_>>) -> Result<Option<String>, String> {
 fn integer(field: &str, text: &Option<Text<'_>>) -> Result<Option<i64>, String> {
     text.as_ref()
         .map(|t| {
-            let raw = t.as_str();
-            raw.parse::<i64>()
-                .ok()
-                .filter(|_| raw.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("{field}: not a whole number: {raw:?}"))
+            whole_number(t.as_str())
+                .ok_or_else(|| format!("{field}: not a whole number: {:?}", t.as_str()))
         })
         .transpose()
+}
+
+fn whole_number(raw: &str) -> Option<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|_| raw.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The event an action type reports: `omni_purchase` and
@@ -208,26 +205,29 @@ fn conversions(
     types: &[&str],
 ) -> Result<Option<f64>, String> {
     let Some(stats) = stats else { return Ok(None) };
-    let mut counted: Vec<&str> = Vec::new();
-    let mut total = None;
-    for wanted in types {
-        let event = event_of(wanted);
-        if counted.contains(&event) {
-            continue;
-        }
-        let Some((j, stat)) = stats
+    let find = |wanted: &str| {
+        stats
             .iter()
             .enumerate()
-            .find(|(_, s)| s.action_type.as_str() == *wanted)
-        else {
+            .find(|(_, s)| s.action_type.as_str() == wanted)
+    };
+    let mut total = None;
+    for (k, wanted) in types.iter().enumerate() {
+        let Some((j, stat)) = find(wanted) else {
             continue;
         };
+        let event = event_of(wanted);
+        let counted = types[..k]
+            .iter()
+            .any(|earlier| event_of(earlier) == event && find(earlier).is_some());
+        if counted {
+            continue;
+        }
         let raw = stat.value.as_str();
         let value = Some(raw)
             .filter(|r| is_plain_decimal(r))
             .and_then(|r| r.parse::<f64>().ok())
             .ok_or_else(|| format!("{field}[{j}].value: not a decimal number: {raw:?}"))?;
-        counted.push(event);
         total = Some(total.unwrap_or(0.0) + value);
     }
     Ok(total)
@@ -242,11 +242,9 @@ fn video_views(stats: &Option<Vec<ActionStat<'_>>>) -> Result<Option<i64>, Strin
         if stat.action_type.as_str() != VIDEO_VIEW {
             continue;
         }
-        let plays = integer(
-            &format!("video_play_actions[{j}].value"),
-            &Some(stat.value.clone()),
-        )?
-        .unwrap_or(0);
+        let raw = stat.value.as_str();
+        let plays = whole_number(raw)
+            .ok_or_else(|| format!("video_play_actions[{j}].value: not a whole number: {raw:?}"))?;
         total = Some(total.unwrap_or(0).saturating_add(plays));
     }
     Ok(total)
@@ -267,16 +265,25 @@ fn extra(row: &InsightRow<'_>) -> Result<Option<String>, String> {
         &row.inline_link_clicks,
         &row.inline_link_click_ctr,
     ];
-    let mut json = String::new();
-    for (name, value) in EXTRA_FIELDS.iter().zip(values) {
-        let Some(value) = value else { continue };
-        let raw = value.as_str();
+    let present = || {
+        EXTRA_FIELDS
+            .iter()
+            .zip(values)
+            .filter_map(|(name, value)| Some((*name, value.as_ref()?.as_str())))
+    };
+    // Sized up front: `{`, `"name":value` and `,` or `}` for each.
+    let size = present()
+        .map(|(name, raw)| name.len() + raw.len() + 4)
+        .sum();
+    let mut json = String::with_capacity(size);
+    for (name, raw) in present() {
         if !is_json_number(raw) {
             return Err(format!("{name}: not a decimal number: {raw:?}"));
         }
         json.push(if json.is_empty() { '{' } else { ',' });
-        // Writing to a String cannot fail.
-        let _ = write!(json, "\"{name}\":{raw}");
+        for part in ["\"", name, "\":", raw] {
+            json.push_str(part);
+        }
     }
     if json.is_empty() {
         return Ok(None);

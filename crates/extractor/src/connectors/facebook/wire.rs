@@ -1,13 +1,13 @@
 //! The Graph API's JSON as the connector reads it. Strings are borrowed from the body
-//! wherever they carry no escape, so a page of 500 rows parses with few allocations
-//! besides the rows themselves.
+//! wherever they carry no escape, and an insights page is read row by row
+//! ([`read_page`]), so a page parses with few allocations besides the rows themselves.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A string from the body, borrowed unless it had to be unescaped. Numbers Meta sends as
 /// numeric strings (`"361324"`) and any it sends as JSON numbers both land here as text.
@@ -51,7 +51,9 @@ impl Text<'_> {
     }
 }
 
-/// One page of an insights edge (`act_<id>/insights` or `<report_run_id>/insights`).
+/// One page of an insights edge (`act_<id>/insights` or `<report_run_id>/insights`) as a
+/// whole: [`read_page`] reads it row by row, and reads it whole only to explain why a body
+/// is malformed.
 #[derive(Debug, Deserialize)]
 pub struct Page<'a> {
     #[serde(borrow)]
@@ -175,6 +177,110 @@ pub struct ReportRunStatus {
     #[serde(default)]
     pub async_percent_completion: Option<f64>,
 }
+
+/// Reads an insights page, handing each row to `each` (with its index) as soon as it is
+/// parsed, so the page's wire rows are never all held at once. Answers `paging.next`, or
+/// the first error of `each`, or why the body is no [`Page`] (naming the culprit's path).
+pub fn read_page<'a, F>(body: &'a [u8], each: F) -> Result<Option<String>, String>
+where
+    F: FnMut(usize, InsightRow<'a>) -> Result<(), String>,
+{
+    // UTF-8 checked once for the whole body spares the parser checking every string.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(explain::<Page>(body));
+    };
+    let mut reader = PageReader {
+        each,
+        refused: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = de.deserialize_map(&mut reader).and_then(|next| {
+        de.end()?;
+        Ok(next)
+    });
+    match (read, reader.refused) {
+        (_, Some(refused)) => Err(refused),
+        (Ok(next), None) => Ok(next),
+        (Err(_), None) => Err(explain::<Page>(body)),
+    }
+}
+
+/// A page's object: rows go to `each` as `data` is read; `paging.next` is the answer.
+struct PageReader<F> {
+    each: F,
+    /// The error of the row `each` refused; parsing stops there.
+    refused: Option<String>,
+}
+
+impl<'de, F> Visitor<'de> for &mut PageReader<F>
+where
+    F: FnMut(usize, InsightRow<'de>) -> Result<(), String>,
+{
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an insights page")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut data, mut next) = (false, None);
+        while let Some(key) = map.next_key::<Text>()? {
+            match key.as_str() {
+                "data" if data => return Err(de::Error::duplicate_field("data")),
+                "data" => {
+                    map.next_value_seed(Rows(&mut *self))?;
+                    data = true;
+                }
+                "paging" => next = map.next_value::<Option<Paging>>()?.and_then(|p| p.next),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !data {
+            return Err(de::Error::missing_field("data"));
+        }
+        Ok(next)
+    }
+}
+
+/// The `data` array, row by row.
+struct Rows<'r, F>(&'r mut PageReader<F>);
+
+impl<'de, F> DeserializeSeed<'de> for Rows<'_, F>
+where
+    F: FnMut(usize, InsightRow<'de>) -> Result<(), String>,
+{
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for Rows<'_, F>
+where
+    F: FnMut(usize, InsightRow<'de>) -> Result<(), String>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of insights rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(row) = seq.next_element()? {
+            if let Err(refused) = (self.0.each)(index, row) {
+                self.0.refused = Some(refused);
+                return Err(de::Error::custom("a row was refused"));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Parses a JSON body as `T`; the error names the path of the culprit (`data[3].spend`).
 /// Tracking the path costs a third of the parse, so it is done only to explain a failure.
 pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
@@ -197,5 +303,69 @@ fn explain<'a, T: Deserialize<'a>>(body: &'a [u8]) -> String {
             Err(e) => e.to_string(),
             Ok(()) => "malformed JSON".to_owned(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ad_ids(body: &[u8]) -> Result<(Vec<String>, Option<String>), String> {
+        let mut ids = Vec::new();
+        let next = read_page(body, |_, row| {
+            ids.push(row.ad_id.map(|t| t.0.into_owned()).unwrap_or_default());
+            Ok(())
+        })?;
+        Ok((ids, next))
+    }
+
+    #[test]
+    fn a_page_is_read_row_by_row_whatever_else_it_holds() {
+        let body = br#"{"summary": {"x": [1]}, "data": [{"ad_id": "1"}, {"ad_id": "2"}],
+            "paging": {"cursors": {"after": "x"}, "next": "https://graph/next"}}"#;
+        assert_eq!(
+            ad_ids(body),
+            Ok((
+                vec!["1".into(), "2".into()],
+                Some("https://graph/next".into())
+            ))
+        );
+    }
+
+    #[test]
+    fn the_first_refused_row_stops_the_page_with_its_error() {
+        let mut seen = 0;
+        let err = read_page(br#"{"data": [{}, {}, {}]}"#, |i, _| {
+            seen += 1;
+            if i == 1 {
+                Err("data[1]: no".into())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((err, seen), (Err("data[1]: no".into()), 2));
+    }
+
+    #[test]
+    fn a_malformed_page_is_explained_with_the_path_of_the_culprit() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                br#"{"data": [{"ad_id": "1"}, {"ad_id": true}]}"#,
+                "data[1].ad_id: ",
+            ),
+            (br#"{"paging": {}}"#, "missing field `data`"),
+            (br#"{"data": [], "data": []}"#, "duplicate field `data`"),
+            (
+                b"{\"data\": [{\"ad_name\": \"\xff\"}]}",
+                "data[0].ad_name: ",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = ad_ids(body).unwrap_err();
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
+        }
     }
 }
