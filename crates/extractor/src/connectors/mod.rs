@@ -3,6 +3,7 @@
 pub mod facebook;
 pub mod google_ads;
 pub mod google_oauth;
+pub mod json;
 pub mod retry;
 pub mod youtube;
 

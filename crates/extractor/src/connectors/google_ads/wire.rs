@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-pub use crate::connectors::facebook::wire::{Text, parse};
+pub use crate::connectors::json::{Text, parse};
 
 /// One element of the stream: a batch of rows, or — after some batches, on HTTP 200 —
 /// the error that ended the stream.
