@@ -2,14 +2,13 @@
 //! insights pages with `paging.next`, asynchronous report runs, Graph errors with their
 //! codes, and the usage headers.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use adpipe_domain::{
-    Connection, ConnectionId, ConnectionStatus, Level, Platform, ReportSpec, RunId, Schedule,
-    ScheduleId, TenantId, Window,
-};
-use chrono::{NaiveDate, Utc};
+use adpipe_domain::{Level, Platform, Window};
+use chrono::Utc;
 use extractor::connectors::facebook::{Backoff, FacebookConnector, appsecret_proof};
 use extractor::ports::{
     AppCredentials, Connector, ConnectorError, Credentials, FacebookApp, Job, ReportRunKey,
@@ -20,6 +19,8 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+
+use common::{soon, window};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -29,71 +30,19 @@ const ACCOUNT: &str = "act_123";
 const TOKEN: &str = "EAAB-secret-user-token";
 const APP_SECRET: &str = "app-secret-42";
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().expect("a date")
-}
-
-fn window(since: &str, until: &str) -> Window {
-    Window {
-        since: d(since),
-        until: d(until),
-    }
-}
-
 /// A job for `act_123` at `level`, due in `deadline_in`.
 fn job(level: Level, deadline_in: Duration) -> Job {
-    let tenant: TenantId = "tenant-a".parse().expect("a tenant id");
-    let now = Utc::now();
-    let connection = Connection {
-        id: ConnectionId::generate(),
-        tenant_id: tenant.clone(),
-        platform: Platform::Facebook,
-        account_id: ACCOUNT.into(),
-        name: None,
-        login_customer_id: None,
-        status: ConnectionStatus::Active,
-        time_zone: None,
-        secret_id: "adpipe/tenant-a/con".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    let schedule = Schedule {
-        id: ScheduleId::generate(),
-        tenant_id: tenant,
-        connection_id: connection.id.clone(),
-        platform: Platform::Facebook,
-        schedule_expression: "rate(1 day)".parse().expect("an expression"),
-        report: ReportSpec {
-            level,
-            ..ReportSpec::default_for(Platform::Facebook)
+    let credentials = Credentials {
+        token: TOKEN.into(),
+        app: AppCredentials {
+            google: None,
+            facebook: Some(FacebookApp {
+                app_id: "1234".into(),
+                app_secret: APP_SECRET.into(),
+            }),
         },
-        enabled: true,
-        description: None,
-        rule_name: "adpipe-sch".into(),
-        rule_arn: "arn:aws:events:eu-west-1:123456789012:rule/adpipe-sch".into(),
-        created_at: now,
-        updated_at: now,
     };
-    Job {
-        connection,
-        schedule,
-        run_id: RunId::generate(),
-        credentials: Credentials {
-            token: TOKEN.into(),
-            app: AppCredentials {
-                google: None,
-                facebook: Some(FacebookApp {
-                    app_id: "1234".into(),
-                    app_secret: APP_SECRET.into(),
-                }),
-            },
-        },
-        deadline: Utc::now() + deadline_in,
-    }
-}
-
-fn soon() -> Duration {
-    Duration::from_secs(60)
+    common::job(Platform::Facebook, ACCOUNT, level, credentials, deadline_in)
 }
 
 fn connector(server: &MockServer) -> FacebookConnector {

@@ -4,26 +4,27 @@
 //! `GoogleAdsFailure` (wrapped in the stream's array). Then against the demo fake of
 //! `adpipe-testkit`, so that the fake stays what the connector reads.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use adpipe_domain::{
-    AdMetricRow, Connection, ConnectionId, ConnectionStatus, Level, Platform, ReportSpec, RunId,
-    Schedule, ScheduleId, TenantId, Window,
-};
+use adpipe_domain::{AdMetricRow, Level, Platform, Window};
 use adpipe_testkit::fake_google_ads::{
     DEMO_CURRENCY, DEMO_CUSTOMER, DEMO_TIME_ZONE, FakeGoogleAds, REVOKED_REFRESH_TOKEN,
     ROWS_PER_BATCH,
 };
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use extractor::connectors::google_ads::{Backoff, GoogleAdsConnector, GoogleOAuth};
 use extractor::connectors::http_client;
 use extractor::ports::{AppCredentials, Connector, ConnectorError, Credentials, GoogleApp, Job};
 use reqwest::Url;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
+
+use common::{d, soon, window};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -37,73 +38,27 @@ const DEVELOPER_TOKEN: &str = "devtoken-22-characters";
 const STREAM: &str = "/v26/customers/1234567890/googleAds:searchStream";
 const ADWORDS: &str = "https://www.googleapis.com/auth/adwords";
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().expect("a date")
-}
-
-fn window(since: &str, until: &str) -> Window {
-    Window {
-        since: d(since),
-        until: d(until),
-    }
-}
-
-fn soon() -> Duration {
-    Duration::from_secs(60)
-}
-
 /// A job for customer 1234567890 at `level`, due in `deadline_in`.
 fn job(level: Level, deadline_in: Duration) -> Job {
-    let tenant: TenantId = "tenant-a".parse().expect("a tenant id");
-    let now = Utc::now();
-    let connection = Connection {
-        id: ConnectionId::generate(),
-        tenant_id: tenant.clone(),
-        platform: Platform::GoogleAds,
-        account_id: CUSTOMER.into(),
-        name: None,
-        login_customer_id: None,
-        status: ConnectionStatus::Active,
-        time_zone: None,
-        secret_id: "adpipe/tenant-a/con".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    let schedule = Schedule {
-        id: ScheduleId::generate(),
-        tenant_id: tenant,
-        connection_id: connection.id.clone(),
-        platform: Platform::GoogleAds,
-        schedule_expression: "rate(1 day)".parse().expect("an expression"),
-        report: ReportSpec {
-            level,
-            ..ReportSpec::default_for(Platform::GoogleAds)
+    let credentials = Credentials {
+        token: REFRESH_TOKEN.into(),
+        app: AppCredentials {
+            google: Some(GoogleApp {
+                client_id: CLIENT_ID.into(),
+                client_secret: CLIENT_SECRET.into(),
+                developer_token: DEVELOPER_TOKEN.into(),
+                login_customer_id: None,
+            }),
+            facebook: None,
         },
-        enabled: true,
-        description: None,
-        rule_name: "adpipe-sch".into(),
-        rule_arn: "arn:aws:events:eu-west-1:123456789012:rule/adpipe-sch".into(),
-        created_at: now,
-        updated_at: now,
     };
-    Job {
-        connection,
-        schedule,
-        run_id: RunId::generate(),
-        credentials: Credentials {
-            token: REFRESH_TOKEN.into(),
-            app: AppCredentials {
-                google: Some(GoogleApp {
-                    client_id: CLIENT_ID.into(),
-                    client_secret: CLIENT_SECRET.into(),
-                    developer_token: DEVELOPER_TOKEN.into(),
-                    login_customer_id: None,
-                }),
-                facebook: None,
-            },
-        },
-        deadline: Utc::now() + deadline_in,
-    }
+    common::job(
+        Platform::GoogleAds,
+        CUSTOMER,
+        level,
+        credentials,
+        deadline_in,
+    )
 }
 
 fn oauth(token_url: &str) -> GoogleOAuth {

@@ -3,15 +3,14 @@
 //! and `rows` (absent when there is no data), Google's JSON errors with their reasons,
 //! and the OAuth token endpoint's refresh answers. The last tests read the demo fake.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adpipe_domain::{
-    AdMetricRow, Connection, ConnectionId, ConnectionStatus, Level, Platform, ReportSpec, RunId,
-    Schedule, ScheduleId, TenantId, Window,
-};
+use adpipe_domain::{AdMetricRow, Level, Platform, Window};
 use adpipe_testkit::fake_youtube::{DEMO_CHANNEL, FakeYouTube, last_reported_day, today};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, Utc};
 use extractor::connectors::google_oauth::GoogleOAuth;
 use extractor::connectors::http_client;
 use extractor::connectors::retry::Backoff;
@@ -19,6 +18,8 @@ use extractor::connectors::youtube::{MONETARY_SCOPE, TIME_ZONE, YouTubeConnector
 use extractor::ports::{AppCredentials, Connector, ConnectorError, Credentials, GoogleApp, Job};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
+
+use common::{d, soon, window};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -51,77 +52,25 @@ const MONETARY_METRICS: [&str; 7] = [
     "monetizedPlaybacks",
 ];
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().expect("a date")
-}
-
-fn window(since: &str, until: &str) -> Window {
-    Window {
-        since: d(since),
-        until: d(until),
-    }
-}
-
-fn soon() -> Duration {
-    Duration::from_secs(60)
-}
-
 /// A job for the channel at `level`, due in `deadline_in`.
 fn job(level: Level, deadline_in: Duration) -> Job {
     job_for(CHANNEL, level, deadline_in)
 }
 
 fn job_for(channel: &str, level: Level, deadline_in: Duration) -> Job {
-    let tenant: TenantId = "tenant-a".parse().expect("a tenant id");
-    let now = Utc::now();
-    let connection = Connection {
-        id: ConnectionId::generate(),
-        tenant_id: tenant.clone(),
-        platform: Platform::Youtube,
-        account_id: channel.into(),
-        name: None,
-        login_customer_id: None,
-        status: ConnectionStatus::Active,
-        time_zone: None,
-        secret_id: "adpipe/tenant-a/con".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    let schedule = Schedule {
-        id: ScheduleId::generate(),
-        tenant_id: tenant,
-        connection_id: connection.id.clone(),
-        platform: Platform::Youtube,
-        schedule_expression: "rate(1 day)".parse().expect("an expression"),
-        report: ReportSpec {
-            level,
-            ..ReportSpec::default_for(Platform::Youtube)
+    let credentials = Credentials {
+        token: REFRESH_TOKEN.into(),
+        app: AppCredentials {
+            google: Some(GoogleApp {
+                client_id: "1234-app.apps.googleusercontent.com".into(),
+                client_secret: CLIENT_SECRET.into(),
+                developer_token: "dev-token".into(),
+                login_customer_id: None,
+            }),
+            facebook: None,
         },
-        enabled: true,
-        description: None,
-        rule_name: "adpipe-sch".into(),
-        rule_arn: "arn:aws:events:eu-west-1:123456789012:rule/adpipe-sch".into(),
-        created_at: now,
-        updated_at: now,
     };
-    Job {
-        connection,
-        schedule,
-        run_id: RunId::generate(),
-        credentials: Credentials {
-            token: REFRESH_TOKEN.into(),
-            app: AppCredentials {
-                google: Some(GoogleApp {
-                    client_id: "1234-app.apps.googleusercontent.com".into(),
-                    client_secret: CLIENT_SECRET.into(),
-                    developer_token: "dev-token".into(),
-                    login_customer_id: None,
-                }),
-                facebook: None,
-            },
-        },
-        deadline: Utc::now() + deadline_in,
-    }
+    common::job(Platform::Youtube, channel, level, credentials, deadline_in)
 }
 
 /// The connector against `server`'s `/v2/reports`, its tokens from `server`'s `/token`.
