@@ -753,6 +753,14 @@ fn config_with_platforms(google: &FakeGoogleAds, youtube: &FakeYouTube) -> Confi
     .expect("a valid config")
 }
 
+/// The production extractor against moto and the platform fakes.
+async fn platform_extractor(google: &FakeGoogleAds, youtube: &FakeYouTube) -> Extractor {
+    aws_extractor(
+        config_with_platforms(google, youtube),
+        &sdk_config(&aws().endpoint).await,
+    )
+}
+
 /// A connection of `platform` for `account_id` from a refresh token, and a daily schedule
 /// at `level` reading the last `days` (backfill and lookback alike, so a rerun reads the
 /// same window).
@@ -818,10 +826,7 @@ async fn staged_items(tenant: &str, platform: &str) -> Vec<Value> {
 async fn a_google_ads_schedule_runs_end_to_end_against_the_platform_fake() {
     let (google, youtube) = (FakeGoogleAds::start().await, FakeYouTube::start().await);
     let (t, sid) = platform_setup("google_ads", "123-456-7890", "1//demo", "ad_group", 5).await;
-    let extractor = aws_extractor(
-        config_with_platforms(&google, &youtube),
-        &sdk_config(&aws().endpoint).await,
-    );
+    let extractor = platform_extractor(&google, &youtube).await;
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
 
     let run = finished(
@@ -875,10 +880,7 @@ async fn a_revoked_google_refresh_token_marks_the_connection_for_reauthorisation
         3,
     )
     .await;
-    let extractor = aws_extractor(
-        config_with_platforms(&google, &youtube),
-        &sdk_config(&aws().endpoint).await,
-    );
+    let extractor = platform_extractor(&google, &youtube).await;
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
 
     let run = finished(
@@ -902,10 +904,7 @@ async fn a_youtube_schedule_runs_end_to_end_against_the_platform_fake() {
     use adpipe_testkit::fake_youtube::{DEMO_CHANNEL, last_reported_day};
     let (google, youtube) = (FakeGoogleAds::start().await, FakeYouTube::start().await);
     let (t, sid) = platform_setup("youtube", DEMO_CHANNEL, "1//demo", "video", 6).await;
-    let extractor = aws_extractor(
-        config_with_platforms(&google, &youtube),
-        &sdk_config(&aws().endpoint).await,
-    );
+    let extractor = platform_extractor(&google, &youtube).await;
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
 
     let run = finished(
