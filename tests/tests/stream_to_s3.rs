@@ -58,7 +58,7 @@ async fn staged() -> (String, Vec<AdMetricRow>, Vec<Record>) {
         rows.push(row(&tenant, campaign, day(d), n as i64 + 1));
     }
     let staging = DynamoStaging::new(aws().dynamodb().await, &aws().staging_table, 7);
-    assert_eq!(staging.write(&rows).await.unwrap(), 4);
+    assert_eq!(staging.write(rows.clone()).await.unwrap(), 4);
     let records = stream_records(&tenant).await;
     assert_eq!(records.len(), 4, "one INSERT per staged row");
     (tenant, rows, records)

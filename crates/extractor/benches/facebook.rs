@@ -9,9 +9,12 @@ use chrono::{Days, NaiveDate, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use extractor::connectors::facebook::DEFAULT_CONVERSION_ACTION_TYPES;
 use extractor::connectors::facebook::rows::{RowContext, parse_page};
-use extractor::staging::Staged;
-use extractor::staging::dynamodb::write_batches;
+use extractor::staging::dynamodb::{stage, write_batches};
 use serde_json::{Value, json};
+
+/// The allocator the `extractor` binary runs with (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROWS: usize = 10_000;
 const TTL: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -101,10 +104,10 @@ fn insights(c: &mut Criterion) {
     group.bench_function("parse_normalize_dynamodb_item", |b| {
         b.iter(|| {
             let rows = parse_page(black_box(&body), &ctx).ok()?.rows;
-            let staged = rows.iter().map(Staged::new).collect();
-            // As DynamoStaging builds them: one write batch at a time, dropped once sent.
+            // As DynamoStaging builds them: keys, hashes and one row per key first, then
+            // the items one write batch at a time, each dropped once sent.
             let mut items = 0;
-            for batch in write_batches(staged) {
+            for batch in write_batches(stage(rows)) {
                 let batch: Vec<_> = batch.into_iter().map(|s| s.into_item(TTL)).collect();
                 items += black_box(batch).len();
             }

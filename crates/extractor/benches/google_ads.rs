@@ -11,6 +11,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use extractor::connectors::google_ads::rows::{RowContext, parse_body};
 use serde_json::{Value, json};
 
+/// The allocator the `extractor` binary runs with (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROWS: usize = 10_000;
 const BATCH: usize = 1_000;
 const CHUNK: usize = 16 * 1024;

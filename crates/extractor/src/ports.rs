@@ -69,8 +69,9 @@ pub trait RunStore: Send + Sync {
 /// The staging table.
 #[async_trait]
 pub trait Staging: Send + Sync {
-    /// Writes every row or fails; answers how many items were written.
-    async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError>;
+    /// Writes every row or fails; answers how many items were written. Takes the rows
+    /// whole: their text moves into the items instead of being copied.
+    async fn write(&self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError>;
 }
 
 /// Which asynchronous report run a fetch would start: the connection, the platform's level

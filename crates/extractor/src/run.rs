@@ -157,7 +157,7 @@ impl Extractor {
                 .await
                 .map_err(RunError::Connector)?;
             run.rows_fetched += rows.len() as u64;
-            run.rows_written += self.staging.write(&rows).await.map_err(RunError::Staging)?;
+            run.rows_written += self.staging.write(rows).await.map_err(RunError::Staging)?;
             let next_day = chunk.until + Days::new(1);
             self.store
                 .advance_cursor(&job.connection.tenant_id, &job.schedule.id, next_day)

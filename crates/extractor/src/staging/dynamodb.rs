@@ -58,10 +58,7 @@ impl DynamoStaging {
     }
 
     /// Keys (of these, at most 100) whose stored item has this hash already.
-    async fn unchanged(
-        &self,
-        batch: &[Staged<'_>],
-    ) -> Result<HashSet<(String, String)>, StoreError> {
+    async fn unchanged(&self, batch: &[Staged]) -> Result<HashSet<(String, String)>, StoreError> {
         let wanted: HashMap<(&str, &str), &str> = batch
             .iter()
             .map(|s| ((s.key.0.as_str(), s.key.1.as_str()), s.hash.as_str()))
@@ -116,7 +113,7 @@ impl DynamoStaging {
     }
 
     /// Builds the batch's items and writes them.
-    async fn stage_batch(&self, batch: Vec<Staged<'_>>) -> Result<(), StoreError> {
+    async fn stage_batch(&self, batch: Vec<Staged>) -> Result<(), StoreError> {
         let requests = batch
             .into_iter()
             .map(|s| put(s.into_item(self.ttl)))
@@ -162,8 +159,13 @@ fn put(item: Item) -> Result<WriteRequest, StoreError> {
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
-/// One staged row per key, the last one given: a batch may not name a key twice.
-fn last_per_key(staged: Vec<Staged<'_>>) -> Vec<Staged<'_>> {
+/// The rows as staging writes them: each with its key and content hash, one per key (the
+/// last one given: a batch may not name a key twice).
+pub fn stage(rows: Vec<AdMetricRow>) -> Vec<Staged> {
+    last_per_key(rows.into_iter().map(Staged::new).collect())
+}
+
+fn last_per_key(staged: Vec<Staged>) -> Vec<Staged> {
     let mut last: HashMap<&(String, String), usize> = HashMap::with_capacity(staged.len());
     for (i, s) in staged.iter().enumerate() {
         last.insert(&s.key, i);
@@ -183,20 +185,19 @@ fn last_per_key(staged: Vec<Staged<'_>>) -> Vec<Staged<'_>> {
         .collect()
 }
 
-/// The rows in BatchWriteItem's batches, in order.
-pub fn write_batches(rows: Vec<Staged<'_>>) -> Vec<Vec<Staged<'_>>> {
-    let mut batches = Vec::with_capacity(rows.len().div_ceil(WRITE_BATCH));
+/// The rows in BatchWriteItem's batches, in order, each batch made as it is taken.
+pub fn write_batches(rows: Vec<Staged>) -> impl Iterator<Item = Vec<Staged>> + Send {
     let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        batches.push(rows.by_ref().take(WRITE_BATCH).collect());
-    }
-    batches
+    std::iter::from_fn(move || {
+        rows.peek()?;
+        Some(rows.by_ref().take(WRITE_BATCH).collect())
+    })
 }
 
 #[async_trait]
 impl Staging for DynamoStaging {
-    async fn write(&self, rows: &[AdMetricRow]) -> Result<u64, StoreError> {
-        let staged = last_per_key(rows.iter().map(Staged::new).collect());
+    async fn write(&self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError> {
+        let staged = stage(rows);
         // Futures collected first: a closure over borrowed chunks trips async_trait's Send.
         let lookups: Vec<_> = staged
             .chunks(READ_BATCH)
@@ -209,15 +210,12 @@ impl Staging for DynamoStaging {
                 Ok(all)
             })
             .await?;
-        let changed: Vec<Staged<'_>> = staged
+        let changed: Vec<Staged> = staged
             .into_iter()
             .filter(|s| !unchanged.contains(&s.key))
             .collect();
         let written = changed.len() as u64;
-        let writes: Vec<_> = write_batches(changed)
-            .into_iter()
-            .map(|b| self.stage_batch(b))
-            .collect();
+        let writes = write_batches(changed).map(|b| self.stage_batch(b));
         stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
@@ -286,7 +284,7 @@ mod tests {
             impressions: Some(99),
             ..all[1].clone()
         });
-        let staged = last_per_key(all.iter().map(Staged::new).collect());
+        let staged = last_per_key(all.into_iter().map(Staged::new).collect());
         let impressions: Vec<_> = staged.iter().map(|s| s.row.impressions).collect();
         assert_eq!(impressions, [Some(0), Some(2), Some(99)]);
     }
@@ -294,10 +292,11 @@ mod tests {
     #[test]
     fn rows_go_in_batches_of_25_in_order() {
         let all = rows(60);
-        let batches = write_batches(all.iter().map(Staged::new).collect());
+        let last = all[59].date;
+        let batches: Vec<_> = write_batches(all.into_iter().map(Staged::new).collect()).collect();
         let sizes: Vec<_> = batches.iter().map(Vec::len).collect();
         assert_eq!(sizes, [25, 25, 10]);
-        assert_eq!(batches[2][9].row.date, all[59].date);
+        assert_eq!(batches[2][9].row.date, last);
     }
 
     fn sort_keys(requests: &[WriteRequest]) -> Vec<String> {
@@ -344,7 +343,7 @@ mod tests {
         let staging =
             DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
 
-        assert_eq!(staging.write(&all).await.unwrap(), 30);
+        assert_eq!(staging.write(all).await.unwrap(), 30);
         assert_eq!(writes.num_calls(), 3, "two batches, one retry");
         let sent = sent.lock().unwrap();
         let distinct: HashSet<&String> = sent.iter().collect();
@@ -375,7 +374,7 @@ mod tests {
         );
         let staging =
             DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
-        let err = staging.write(&all).await.unwrap_err();
+        let err = staging.write(all).await.unwrap_err();
         assert!(err.to_string().contains("still unprocessed"), "{err}");
         assert_eq!(never.num_calls(), MAX_ATTEMPTS as usize);
     }
