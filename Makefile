@@ -19,8 +19,8 @@ ENV ?= default
 
 help:
 	@echo "make test    fmt check, clippy -D warnings, template lint, whole test suite (moto)"
-	@echo "make demo    local schedule API against moto: a connection, a schedule, its rule"
-	@echo "make bench   bootstrap sizes, init time, handler time, parse throughput, stream batch"
+	@echo "make demo    the whole job on loopback (moto, fake ad platforms): schedule -> extract -> stage -> Parquet lake"
+	@echo "make bench   bootstrap sizes, init time, handler time, parse throughput, re-run writes, stream batch"
 	@echo "make build   sam build via cargo-lambda (ARCH=$(ARCH))"
 	@echo "make lint    sam validate --lint and cfn-lint"
 	@echo "make deploy  sam build + sam deploy --guided (ENV=$(ENV): default | prod)"

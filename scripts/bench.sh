@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: the figures README "Measured figures" reports.
 #  1. release bootstrap sizes, as `cargo lambda build --release` makes them (x86_64 here)
-#  2. schedule-api init time: spawn -> first /next against a local runtime API, median of 20
+#  2. schedule-api and extractor init time: spawn -> first /next against a local runtime API,
+#     median of 20
 #  3. handler time of POST /v1/schedules with in-memory ports (criterion)
-#  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion)
+#  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion);
+#     write requests of a re-run of an unchanged window (integration test against moto)
 #  5. Google Ads searchStream: a 10,000-row response parsed to rows, rows per second (criterion)
 #  6. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
 set -euo pipefail
@@ -16,14 +18,18 @@ for bin in schedule-api extractor stream-to-s3; do
   size=$(stat -c %s "$f"); awk -v b="$bin" -v s="$size" 'BEGIN { printf "%-14s %10d bytes  %5.1f MB\n", b, s, s / 1e6 }'
 done
 
-echo "== schedule-api init time"
+echo "== init time (spawn -> first /next)"
 cargo bench -q -p schedule-api --bench init 2>/dev/null | grep -v '^$'
+cargo bench -q -p extractor --bench init 2>/dev/null | grep -v '^$'
 
 echo "== handler time (criterion; HTML report in target/criterion)"
 cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null | grep -E 'time:|POST' || true
 
 echo "== Facebook insights, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true
+
+echo "== Facebook: the same 28-day window extracted twice, against moto (write requests of the re-run; target 0)"
+cargo test -q -p adpipe-tests --test integration a_rerun_of_an_unchanged_window_issues_no_write_request -- --nocapture 2>/dev/null | grep -E '^re-run' || true
 
 echo "== Google Ads searchStream, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench google_ads -- --noplot 2>/dev/null | grep -E 'thrpt:|^google' || true

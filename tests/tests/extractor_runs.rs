@@ -689,6 +689,12 @@ async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
             .await
             .unwrap(),
     );
+    // `make bench` reports this line.
+    println!(
+        "re-run of an unchanged 28-day window: {} BatchWriteItem requests, {} BatchGetItem",
+        proxy.hits(WRITES) - writes,
+        proxy.hits(READS) - reads
+    );
     assert_eq!((rerun.rows_fetched, rerun.rows_written), (28, 0));
     assert_eq!(
         proxy.hits(WRITES),

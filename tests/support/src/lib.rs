@@ -28,7 +28,7 @@ pub use fault_proxy::FaultProxy;
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
 };
-pub use runtime_api::{FakeRuntimeApi, Outcome};
+pub use runtime_api::{FakeRuntimeApi, Outcome, init_summary, init_times};
 pub use streams::{Shape, lambda_record};
 pub use template::template;
 

@@ -43,6 +43,51 @@ struct State {
     outcomes: mpsc::UnboundedSender<Outcome>,
 }
 
+/// Init times of a Lambda binary: `spawns` times, from spawning it (Lambda's environment
+/// plus `env`) to its first `GET /runtime/invocation/next`, sorted. Panics if an init takes
+/// over 10 s.
+pub async fn init_times(binary: &str, env: &[(&str, &str)], spawns: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(spawns);
+    for _ in 0..spawns {
+        let runtime = FakeRuntimeApi::start(vec![]).await;
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(binary)
+            .env_clear()
+            .envs(runtime.lambda_env())
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
+        let deadline = started + Duration::from_secs(10);
+        let first = loop {
+            if let Some(at) = runtime.first_next_at() {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "{binary}: no /next within 10 s");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        times.push(first.duration_since(started));
+        let _ = child.kill().await;
+    }
+    times.sort();
+    times
+}
+
+/// `median M ms, min m ms, max x ms` of sorted init times.
+pub fn init_summary(times: &[Duration]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    match (times.first(), times.get(times.len() / 2), times.last()) {
+        (Some(min), Some(median), Some(max)) => format!(
+            "median {:.1} ms, min {:.1} ms, max {:.1} ms",
+            ms(*median),
+            ms(*min),
+            ms(*max)
+        ),
+        _ => "no spawns".to_owned(),
+    }
+}
+
 impl FakeRuntimeApi {
     /// Starts serving on a loopback port of the current runtime.
     pub async fn start(events: Vec<Value>) -> FakeRuntimeApi {
