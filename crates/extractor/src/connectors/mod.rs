@@ -27,6 +27,32 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// What kind of transport failure a request met: timed out, could not connect, broke off.
+pub(crate) fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    }
+}
+
+/// A transport failure by its kind and causes, without the request's URL (whose query may
+/// hold a token): reqwest's own message names the URL, its sources do not.
+pub(crate) fn transport_error(e: &reqwest::Error) -> String {
+    let mut out = transport_kind(e).to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// The connectors this build has. A platform without one fails its runs with
 /// `connector not implemented: <platform>` rather than panicking.
 #[derive(Default)]

@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::throttle::{Backoff, Usage, Verdict, classify};
 use super::wire::{self, ErrorBody, GraphError};
 use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
+use crate::connectors::transport_error;
 use crate::ports::{ConnectorError, Job, ReportRuns};
 
 /// Why a call did not answer.
@@ -224,7 +225,7 @@ impl<'a> Session<'a> {
         };
         let response = match request.timeout(remaining).send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),
+            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport_error(&e))),
         };
         let status = response.status();
         let usage = Usage::from_headers(response.headers());
@@ -232,7 +233,7 @@ impl<'a> Session<'a> {
         self.hold_off.set(self.account, self.pause);
         let body = match response.bytes().await {
             Ok(b) => Vec::from(b),
-            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport(&e))),
+            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport_error(&e))),
         };
         tracing::debug!(%method, path = url.path(), status = status.as_u16(), bytes = body.len(), "facebook call");
         if status.is_success() {
@@ -306,27 +307,6 @@ fn describe(status: StatusCode, error: Option<&GraphError>) -> String {
     out.push(')');
     if let Some(user) = e.error_user_msg.as_deref().filter(|m| !m.is_empty()) {
         out.push_str(&format!(": {user}"));
-    }
-    out
-}
-
-/// A transport failure without its URL (whose query holds the token).
-fn transport(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    };
-    let mut out = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
     }
     out
 }

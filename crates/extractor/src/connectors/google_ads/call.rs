@@ -18,6 +18,7 @@ use super::stream::{Splitter, StreamError};
 use super::wire::{Status, error_status};
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
+use crate::connectors::transport_error;
 use crate::ports::{ConnectorError, Job};
 
 /// The OAuth scope of the Google Ads API.
@@ -182,7 +183,7 @@ impl<'a> Call<'a> {
         }
         let mut response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Err(Failure::transient(transport(&e)))),
+            Err(e) => return Ok(Err(Failure::transient(transport_error(&e)))),
         };
         let http = response.status();
         if !http.is_success() {
@@ -203,7 +204,7 @@ impl<'a> Call<'a> {
                     return Ok(Err(Failure::transient(format!(
                         "the stream broke off after {} batches: {}",
                         splitter.elements(),
-                        transport(&e)
+                        transport_error(&e)
                     ))));
                 }
             }
@@ -250,25 +251,4 @@ impl<'a> Call<'a> {
         }
         message
     }
-}
-
-/// A transport failure by its kind and causes.
-fn transport(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    };
-    let mut out = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

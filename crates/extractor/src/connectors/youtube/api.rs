@@ -10,9 +10,9 @@ use reqwest::StatusCode;
 
 use super::YouTubeConnector;
 use super::wire::{ErrorBody, GoogleError};
-use crate::connectors::REQUEST_TIMEOUT;
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
+use crate::connectors::{REQUEST_TIMEOUT, transport_kind};
 use crate::ports::{ConnectorError, Job};
 
 /// Why a call did not answer.
@@ -237,18 +237,9 @@ impl Answer {
     /// A transport failure, without its URL or source chain (neither holds the token, but
     /// the kind of failure is what the run record needs).
     fn transport(e: &reqwest::Error) -> Self {
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "could not connect"
-        } else if e.is_body() || e.is_decode() {
-            "the answer broke off"
-        } else {
-            "request failed"
-        };
         Answer::Failed {
             verdict: Verdict::Transient,
-            detail: kind.to_owned(),
+            detail: transport_kind(e).to_owned(),
             retry_after: Duration::ZERO,
         }
     }
