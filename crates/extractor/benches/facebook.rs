@@ -7,6 +7,7 @@ use std::hint::black_box;
 use adpipe_domain::{Level, Window};
 use chrono::{Days, NaiveDate, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use extractor::connectors::Origin;
 use extractor::connectors::facebook::DEFAULT_CONVERSION_ACTION_TYPES;
 use extractor::connectors::facebook::rows::{RowContext, parse_page};
 use extractor::staging::dynamodb::{stage, write_batches};
@@ -73,18 +74,20 @@ fn response() -> Vec<u8> {
 fn context<'a>(types: &'a [&'a str]) -> RowContext<'a> {
     let since = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
     RowContext {
-        tenant_id: "tenant-a",
-        connection_id: "con_0192b0c0a0b07d3e9f1a2b3c4d5e6f70",
-        account_id: "act_1234567890",
-        run_id: "run_0192b0c0a0b07d3e9f1a2b3c4d5e6f71",
-        schedule_id: "sch_0192b0c0a0b07d3e9f1a2b3c4d5e6f72",
-        level: Level::Ad,
+        origin: Origin {
+            tenant_id: "tenant-a",
+            connection_id: "con_0192b0c0a0b07d3e9f1a2b3c4d5e6f70",
+            account_id: "act_1234567890",
+            run_id: "run_0192b0c0a0b07d3e9f1a2b3c4d5e6f71",
+            schedule_id: "sch_0192b0c0a0b07d3e9f1a2b3c4d5e6f72",
+            level: Level::Ad,
+            extracted_at: Utc::now(),
+        },
         window: Window {
             since,
             until: since + Days::new(6),
         },
         conversion_action_types: types,
-        extracted_at: Utc::now(),
     }
 }
 

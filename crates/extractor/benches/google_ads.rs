@@ -8,6 +8,7 @@ use std::hint::black_box;
 use adpipe_domain::{Level, Window};
 use chrono::{Days, NaiveDate, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use extractor::connectors::Origin;
 use extractor::connectors::google_ads::rows::{RowContext, parse_body};
 use serde_json::{Value, json};
 
@@ -94,17 +95,19 @@ fn response() -> Vec<u8> {
 
 fn context() -> RowContext<'static> {
     RowContext {
-        tenant_id: "tenant-a",
-        connection_id: "con_0192b0c0a0b07d3e9f1a2b3c4d5e6f70",
-        account_id: CUSTOMER,
-        run_id: "run_0192b0c0a0b07d3e9f1a2b3c4d5e6f71",
-        schedule_id: "sch_0192b0c0a0b07d3e9f1a2b3c4d5e6f72",
-        level: Level::Ad,
+        origin: Origin {
+            tenant_id: "tenant-a",
+            connection_id: "con_0192b0c0a0b07d3e9f1a2b3c4d5e6f70",
+            account_id: CUSTOMER,
+            run_id: "run_0192b0c0a0b07d3e9f1a2b3c4d5e6f71",
+            schedule_id: "sch_0192b0c0a0b07d3e9f1a2b3c4d5e6f72",
+            level: Level::Ad,
+            extracted_at: Utc::now(),
+        },
         window: Window {
             since: since(),
             until: since() + Days::new(6),
         },
-        extracted_at: Utc::now(),
     }
 }
 

@@ -9,9 +9,10 @@ pub mod youtube;
 
 use std::collections::HashMap;
 
-use adpipe_domain::Platform;
+use adpipe_domain::{Level, Platform};
+use chrono::{DateTime, Utc};
 
-use crate::ports::Connector;
+use crate::ports::{Connector, Job};
 
 /// One HTTP exchange's limit, shortened to what is left before the deadline.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -25,6 +26,37 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("adpipe-extractor/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// What every row of one fetch takes from its job rather than from the platform: whose rows
+/// they are, at which level, and when they were read.
+#[derive(Debug, Clone)]
+pub struct Origin<'a> {
+    pub tenant_id: &'a str,
+    pub connection_id: &'a str,
+    /// The ad account, customer or channel.
+    pub account_id: &'a str,
+    pub run_id: &'a str,
+    pub schedule_id: &'a str,
+    pub level: Level,
+    /// Whole milliseconds, as the data lake keeps it.
+    pub extracted_at: DateTime<Utc>,
+}
+
+impl<'a> Origin<'a> {
+    /// The job's, read now.
+    pub fn of(job: &'a Job) -> Self {
+        let now = Utc::now();
+        Self {
+            tenant_id: job.connection.tenant_id.as_str(),
+            connection_id: job.connection.id.as_str(),
+            account_id: &job.connection.account_id,
+            run_id: job.run_id.as_str(),
+            schedule_id: job.schedule.id.as_str(),
+            level: job.schedule.report.level,
+            extracted_at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
+        }
+    }
 }
 
 /// What kind of transport failure a request met: timed out, could not connect, broke off.

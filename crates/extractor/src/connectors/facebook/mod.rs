@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use reqwest::Url;
 use tracing::Instrument;
@@ -35,6 +34,7 @@ use self::report::read_by_report;
 use self::rows::RowContext;
 pub use self::throttle::Backoff;
 use self::wire::Account;
+use crate::connectors::Origin;
 use crate::ports::{Connector, ConnectorError, Job, ReportRuns};
 use crate::store::MemoryReportRuns;
 
@@ -214,17 +214,10 @@ impl<'a> Query<'a> {
     }
 
     fn rows(&self, days: Window) -> RowContext<'_> {
-        let now = Utc::now();
         RowContext {
-            tenant_id: self.job.connection.tenant_id.as_str(),
-            connection_id: self.job.connection.id.as_str(),
-            account_id: self.account,
-            run_id: self.job.run_id.as_str(),
-            schedule_id: self.job.schedule.id.as_str(),
-            level: self.job.schedule.report.level,
+            origin: Origin::of(self.job),
             window: days,
             conversion_action_types: &self.conversion_types,
-            extracted_at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
         }
     }
 }

@@ -6,9 +6,10 @@
 
 use adpipe_domain::money::{decimal_to_micros, is_plain_decimal};
 use adpipe_domain::{AdMetricRow, Level, Platform, Window};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::wire::{self, ActionStat, InsightRow, Text};
+use crate::connectors::Origin;
 
 /// The action type `video_play_actions` reports plays under.
 const VIDEO_VIEW: &str = "video_view";
@@ -48,15 +49,9 @@ const CHANNEL_PREFIXES: [&str; 10] = [
 /// for, the action types counted as conversions.
 #[derive(Debug, Clone)]
 pub struct RowContext<'a> {
-    pub tenant_id: &'a str,
-    pub connection_id: &'a str,
-    pub account_id: &'a str,
-    pub run_id: &'a str,
-    pub schedule_id: &'a str,
-    pub level: Level,
+    pub origin: Origin<'a>,
     pub window: Window,
     pub conversion_action_types: &'a [&'a str],
-    pub extracted_at: DateTime<Utc>,
 }
 
 /// A page read into rows, and where the next page is.
@@ -78,7 +73,7 @@ pub fn parse_page(body: &[u8], ctx: &RowContext<'_>) -> Result<ParsedPage, Strin
 /// One insights row as the data lake's row; the error starts with the field's name.
 pub fn normalize(row: InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, String> {
     let date = day(&row, ctx.window)?;
-    let (id_field, entity) = match ctx.level {
+    let (id_field, entity) = match ctx.origin.level {
         Level::Campaign => ("campaign_id", &row.campaign_id),
         Level::AdGroup => ("adset_id", &row.adset_id),
         _ => ("ad_id", &row.ad_id),
@@ -91,16 +86,16 @@ pub fn normalize(row: InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRo
     Ok(AdMetricRow {
         row_key: AdMetricRow::key(
             Platform::Facebook,
-            ctx.account_id,
-            ctx.level,
+            ctx.origin.account_id,
+            ctx.origin.level,
             entity_id,
             date,
         ),
-        tenant_id: ctx.tenant_id.to_owned(),
+        tenant_id: ctx.origin.tenant_id.to_owned(),
         platform: Platform::Facebook,
-        connection_id: ctx.connection_id.to_owned(),
-        account_id: ctx.account_id.to_owned(),
-        level: ctx.level,
+        connection_id: ctx.origin.connection_id.to_owned(),
+        account_id: ctx.origin.account_id.to_owned(),
+        level: ctx.origin.level,
         date,
         currency: currency(&row.account_currency)?,
         impressions: integer("impressions", &row.impressions)?,
@@ -127,9 +122,9 @@ pub fn normalize(row: InsightRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRo
         ad_group_name: owned(row.adset_name),
         ad_id: owned(row.ad_id),
         ad_name: owned(row.ad_name),
-        extracted_at: ctx.extracted_at,
-        run_id: ctx.run_id.to_owned(),
-        schedule_id: ctx.schedule_id.to_owned(),
+        extracted_at: ctx.origin.extracted_at,
+        run_id: ctx.origin.run_id.to_owned(),
+        schedule_id: ctx.origin.schedule_id.to_owned(),
     })
 }
 
@@ -303,6 +298,7 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
+    use chrono::Utc;
 
     #[test]
     fn channel_variants_of_one_event_name_the_same_event() {
@@ -365,18 +361,20 @@ mod tests {
         let body = br#"{"data":[{"campaign_id":"1","campaign_name":"Spring \"Sale\" \u00e9","adset_id":"22","adset_name":"A","spend":"0.01","date_start":"2026-03-01","date_stop":"2026-03-01"}]}"#;
         let since = "2026-03-01".parse().unwrap();
         let ctx = RowContext {
-            tenant_id: "t",
-            connection_id: "con_1",
-            account_id: "act_1",
-            run_id: "run_1",
-            schedule_id: "sch_1",
-            level: Level::AdGroup,
+            origin: Origin {
+                tenant_id: "t",
+                connection_id: "con_1",
+                account_id: "act_1",
+                run_id: "run_1",
+                schedule_id: "sch_1",
+                level: Level::AdGroup,
+                extracted_at: Utc::now(),
+            },
             window: Window {
                 since,
                 until: since,
             },
             conversion_action_types: &["omni_purchase"],
-            extracted_at: Utc::now(),
         };
         let page = parse_page(body, &ctx).unwrap();
         let row = &page.rows[0];

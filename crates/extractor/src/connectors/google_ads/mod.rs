@@ -32,7 +32,6 @@ use std::sync::Arc;
 
 use adpipe_domain::{AdMetricRow, Window};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tracing::Instrument;
 
@@ -40,6 +39,7 @@ use self::call::{Call, Sink};
 use self::rows::{RowContext, Rows};
 use self::stream::StreamError;
 use self::wire::Batch;
+use crate::connectors::Origin;
 pub use crate::connectors::google_oauth::GoogleOAuth;
 pub use crate::connectors::retry::Backoff;
 use crate::ports::{Connector, ConnectorError, Job};
@@ -95,7 +95,10 @@ impl Connector for GoogleAdsConnector {
         let query = gaql::metrics_query(level, days).ok_or_else(|| {
             ConnectorError::Permanent(format!("google ads has no report level {level}"))
         })?;
-        let ctx = context(job, days);
+        let ctx = RowContext {
+            origin: Origin::of(job),
+            window: days,
+        };
         let span = tracing::info_span!("google_ads_fetch", customer = %job.connection.account_id, %level, since = %days.since, until = %days.until);
         let rows = call
             .search_stream(&query, || Rows::new(&ctx))
@@ -103,20 +106,6 @@ impl Connector for GoogleAdsConnector {
             .await?;
         tracing::info!(rows = rows.len(), "google ads rows fetched");
         Ok(rows)
-    }
-}
-
-fn context(job: &Job, days: Window) -> RowContext<'_> {
-    let now = Utc::now();
-    RowContext {
-        tenant_id: job.connection.tenant_id.as_str(),
-        connection_id: job.connection.id.as_str(),
-        account_id: &job.connection.account_id,
-        run_id: job.run_id.as_str(),
-        schedule_id: job.schedule.id.as_str(),
-        level: job.schedule.report.level,
-        window: days,
-        extracted_at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
     }
 }
 

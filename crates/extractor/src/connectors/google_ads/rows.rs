@@ -10,23 +10,17 @@
 //! Public for the benchmark; the connector is the only other caller.
 
 use adpipe_domain::{AdMetricRow, Level, Platform, Window};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::stream::{Splitter, StreamError};
 use super::wire::{self, AdsRow, Batch, Double, Entity, Int64, Metrics, Text};
+use crate::connectors::Origin;
 
 /// What every row of one fetch shares.
 #[derive(Debug, Clone)]
 pub struct RowContext<'a> {
-    pub tenant_id: &'a str,
-    pub connection_id: &'a str,
-    pub account_id: &'a str,
-    pub run_id: &'a str,
-    pub schedule_id: &'a str,
-    pub level: Level,
+    pub origin: Origin<'a>,
     pub window: Window,
-    pub extracted_at: DateTime<Utc>,
 }
 
 /// The rows of one stream, batch by batch. A fetch starts a new one per attempt, so a
@@ -119,11 +113,11 @@ pub fn normalize(row: &AdsRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, 
         ));
     }
     let campaign = id("campaign", row.campaign.as_ref())?;
-    let ad_group = match ctx.level {
+    let ad_group = match ctx.origin.level {
         Level::AdGroup | Level::Ad => Some(id("adGroup", row.ad_group.as_ref())?),
         _ => None,
     };
-    let ad = match ctx.level {
+    let ad = match ctx.origin.level {
         Level::Ad => Some(id(
             "adGroupAd.ad",
             row.ad_group_ad.as_ref().and_then(|a| a.ad.as_ref()),
@@ -145,12 +139,18 @@ pub fn normalize(row: &AdsRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, 
     let m = |f: fn(&Metrics) -> Option<Int64>| metrics.and_then(f).map_or(0, |v| v.0);
     let d = |f: fn(&Metrics) -> Option<Double>| metrics.and_then(f).map_or(0.0, |v| v.0);
     Ok(AdMetricRow {
-        row_key: AdMetricRow::key(Platform::GoogleAds, ctx.account_id, ctx.level, entity, date),
-        tenant_id: ctx.tenant_id.to_owned(),
+        row_key: AdMetricRow::key(
+            Platform::GoogleAds,
+            ctx.origin.account_id,
+            ctx.origin.level,
+            entity,
+            date,
+        ),
+        tenant_id: ctx.origin.tenant_id.to_owned(),
         platform: Platform::GoogleAds,
-        connection_id: ctx.connection_id.to_owned(),
-        account_id: ctx.account_id.to_owned(),
-        level: ctx.level,
+        connection_id: ctx.origin.connection_id.to_owned(),
+        account_id: ctx.origin.account_id.to_owned(),
+        level: ctx.origin.level,
         date,
         campaign_id: Some(campaign.to_owned()),
         campaign_name: name(row.campaign.as_ref()),
@@ -166,9 +166,9 @@ pub fn normalize(row: &AdsRow<'_>, ctx: &RowContext<'_>) -> Result<AdMetricRow, 
         conversion_value: Some(d(|m| m.conversions_value)),
         video_views: Some(m(|m| m.video_trueview_views)),
         extra: Some(extra(metrics)),
-        extracted_at: ctx.extracted_at,
-        run_id: ctx.run_id.to_owned(),
-        schedule_id: ctx.schedule_id.to_owned(),
+        extracted_at: ctx.origin.extracted_at,
+        run_id: ctx.origin.run_id.to_owned(),
+        schedule_id: ctx.origin.schedule_id.to_owned(),
     })
 }
 
@@ -238,21 +238,24 @@ fn extra(metrics: Option<&Metrics>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn ctx(level: Level) -> RowContext<'static> {
         let since = "2026-11-01".parse().unwrap();
         RowContext {
-            tenant_id: "t",
-            connection_id: "con_1",
-            account_id: "1234567890",
-            run_id: "run_1",
-            schedule_id: "sch_1",
-            level,
+            origin: Origin {
+                tenant_id: "t",
+                connection_id: "con_1",
+                account_id: "1234567890",
+                run_id: "run_1",
+                schedule_id: "sch_1",
+                level,
+                extracted_at: Utc::now(),
+            },
             window: Window {
                 since,
                 until: since,
             },
-            extracted_at: Utc::now(),
         }
     }
 

@@ -68,12 +68,13 @@ use std::sync::Arc;
 
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tracing::Instrument;
 
 use self::api::{CallError, Session};
-use self::rows::{Key, RowContext};
+use self::rows::Key;
+use crate::connectors::Origin;
 use crate::connectors::google_oauth::GoogleOAuth;
 use crate::connectors::retry::Backoff;
 use crate::ports::{Connector, ConnectorError, Job};
@@ -132,7 +133,7 @@ impl Connector for YouTubeConnector {
                 monetary: session.token().has_scope(MONETARY_SCOPE),
                 session: &mut session,
                 job,
-                ctx: row_context(job),
+                ctx: Origin::of(job),
             };
             match level {
                 Level::Video => read.videos(days).await,
@@ -144,25 +145,12 @@ impl Connector for YouTubeConnector {
     }
 }
 
-fn row_context(job: &Job) -> RowContext<'_> {
-    let now = Utc::now();
-    RowContext {
-        tenant_id: job.connection.tenant_id.as_str(),
-        connection_id: job.connection.id.as_str(),
-        channel_id: job.connection.account_id.as_str(),
-        run_id: job.run_id.as_str(),
-        schedule_id: job.schedule.id.as_str(),
-        level: job.schedule.report.level,
-        extracted_at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
-    }
-}
-
 /// One fetch: its session, whether it still asks for monetary metrics, its rows' context.
 struct Reader<'s, 'a> {
     session: &'s mut Session<'a>,
     job: &'a Job,
     monetary: bool,
-    ctx: RowContext<'a>,
+    ctx: Origin<'a>,
 }
 
 impl Reader<'_, '_> {
@@ -235,7 +223,7 @@ impl Reader<'_, '_> {
     ) -> Result<(Vec<u8>, bool), CallError> {
         loop {
             let mut params = vec![
-                ("ids", format!("channel=={}", self.ctx.channel_id)),
+                ("ids", format!("channel=={}", self.ctx.account_id)),
                 ("metrics", rows::metrics_param(self.monetary)),
             ];
             params.extend(query.iter().cloned());

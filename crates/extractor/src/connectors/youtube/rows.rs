@@ -7,11 +7,12 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use adpipe_domain::{AdMetricRow, Level, Platform, Window};
-use chrono::{DateTime, NaiveDate, Utc};
+use adpipe_domain::{AdMetricRow, Platform, Window};
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::wire::{ColumnHeader, ResultTable};
+use crate::connectors::Origin;
 
 /// A metric the connector asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,23 +96,11 @@ impl Key {
     }
 }
 
-/// What every row of one fetch shares.
-#[derive(Debug, Clone)]
-pub struct RowContext<'a> {
-    pub tenant_id: &'a str,
-    pub connection_id: &'a str,
-    pub channel_id: &'a str,
-    pub run_id: &'a str,
-    pub schedule_id: &'a str,
-    pub level: Level,
-    pub extracted_at: DateTime<Utc>,
-}
-
 /// Every row of a result table, or an error naming the field at fault. `monetary` says
 /// whether the request asked for the monetary metrics (they must then be in the table).
 pub fn parse_table(
     body: &[u8],
-    ctx: &RowContext<'_>,
+    ctx: &Origin<'_>,
     key: Key,
     monetary: bool,
 ) -> Result<Vec<AdMetricRow>, String> {
@@ -181,7 +170,7 @@ impl Layout {
     fn row(
         &self,
         cells: &[Value],
-        ctx: &RowContext<'_>,
+        ctx: &Origin<'_>,
         key: Key,
         monetary: bool,
     ) -> Result<AdMetricRow, String> {
@@ -213,13 +202,13 @@ impl Layout {
         if !extra.is_empty() {
             extra.push('}');
         }
-        let entity = video.unwrap_or(ctx.channel_id);
+        let entity = video.unwrap_or(ctx.account_id);
         Ok(AdMetricRow {
-            row_key: AdMetricRow::key(Platform::Youtube, ctx.channel_id, ctx.level, entity, date),
+            row_key: AdMetricRow::key(Platform::Youtube, ctx.account_id, ctx.level, entity, date),
             tenant_id: ctx.tenant_id.to_owned(),
             platform: Platform::Youtube,
             connection_id: ctx.connection_id.to_owned(),
-            account_id: ctx.channel_id.to_owned(),
+            account_id: ctx.account_id.to_owned(),
             level: ctx.level,
             date,
             campaign_id: None,
@@ -316,12 +305,14 @@ fn number(cell: &Value, integer: bool) -> Result<Number, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adpipe_domain::Level;
+    use chrono::Utc;
 
-    fn ctx(level: Level) -> RowContext<'static> {
-        RowContext {
+    fn ctx(level: Level) -> Origin<'static> {
+        Origin {
             tenant_id: "t",
             connection_id: "con_1",
-            channel_id: "UC_x5XG1OV2P6uZZ5FSM9Ttw",
+            account_id: "UC_x5XG1OV2P6uZZ5FSM9Ttw",
             run_id: "run_1",
             schedule_id: "sch_1",
             level,
