@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 
-use common::{soon, window};
+use common::{received, soon, window};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -269,13 +269,13 @@ async fn insights_pages_are_followed_until_paging_next_is_absent() {
 
     // Every page, the followed ones too, is signed with our own token and proof.
     let proof = appsecret_proof(TOKEN, APP_SECRET);
-    for req in server.received_requests().await.expect("recorded") {
+    for req in received(&server).await {
         let q = query(&req);
         assert_eq!(q.get("access_token").map(String::as_str), Some(TOKEN));
         assert_eq!(q.get("appsecret_proof"), Some(&proof));
         assert_eq!(q.get("limit").map(String::as_str), Some("500"));
     }
-    let first_query = query(&server.received_requests().await.expect("recorded")[0]);
+    let first_query = query(&received(&server).await[0]);
     assert_eq!(first_query["level"], "campaign");
     assert_eq!(first_query["time_increment"], "1");
     assert_eq!(
@@ -398,7 +398,7 @@ async fn ad_level_runs_a_report_polls_it_and_reads_its_pages() {
         ),
         (Some("c-1"), Some("as-1"), Some("Ad set 1"), Some("Ad ad-1"))
     );
-    let requests = server.received_requests().await.expect("recorded");
+    let requests = received(&server).await;
     let post = requests
         .iter()
         .find(|r| r.method.as_str() == "POST")
@@ -637,7 +637,7 @@ async fn a_throttled_call_is_retried_and_yields_no_duplicate_rows() {
     let mut keys: Vec<_> = rows.iter().map(|r| &r.row_key).collect();
     keys.dedup();
     assert_eq!(keys.len(), 2, "no duplicate rows");
-    assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+    assert_eq!(received(&server).await.len(), 2);
 }
 
 #[tokio::test]
@@ -782,13 +782,7 @@ async fn a_passed_deadline_sends_nothing() {
         .await;
 
     assert_eq!(result.expect_err("deadline"), ConnectorError::Deadline);
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 #[tokio::test]
@@ -822,7 +816,7 @@ async fn reduce_the_amount_of_data_retries_with_half_the_page_size() {
         .expect("rows in smaller pages");
 
     assert_eq!(rows.len(), 1);
-    let requests = server.received_requests().await.expect("recorded");
+    let requests = received(&server).await;
     assert_eq!(query(&requests[1])["limit"], "250");
 }
 
@@ -903,7 +897,7 @@ async fn appsecret_proof_is_the_hmac_sha256_of_the_token_keyed_by_the_app_secret
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let requests = server.received_requests().await.expect("recorded");
+    let requests = received(&server).await;
     let q = query(&requests[0]);
     assert_eq!(q["appsecret_proof"], expected);
     assert_eq!(q["access_token"], TOKEN);
@@ -944,13 +938,7 @@ async fn a_missing_facebook_app_is_permanent_and_sends_nothing() {
         err.expect_err("no app"),
         ConnectorError::Permanent("app credentials have no facebook app".into())
     );
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 
-use common::{d, soon, window};
+use common::{d, received, received_at, soon, window};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -186,16 +186,6 @@ fn throttled(retry_delay: &str) -> ResponseTemplate {
     ResponseTemplate::new(429).set_body_json(json!([body]))
 }
 
-async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .expect("recorded")
-        .into_iter()
-        .filter(|r| r.url.path() == to)
-        .collect()
-}
-
 fn query_of(req: &Request) -> String {
     let body: Value = serde_json::from_slice(&req.body).expect("a JSON body");
     body["query"].as_str().expect("a query").to_owned()
@@ -241,7 +231,7 @@ async fn error_for(answer: ResponseTemplate) -> (ConnectorError, usize) {
     let err = fetch(&server, Level::Campaign, window("2026-11-01", "2026-11-01"))
         .await
         .expect_err("a failure");
-    (err, requests_to(&server, STREAM).await.len())
+    (err, received_at(&server, STREAM).await.len())
 }
 
 fn assert_no_secret(message: &str) {
@@ -300,7 +290,7 @@ async fn each_level_queries_its_resource_day_by_day_over_the_window() {
         fetch(&server, level, window("2026-11-01", "2026-11-07"))
             .await
             .expect("no rows");
-        let query = query_of(&requests_to(&server, STREAM).await[0]);
+        let query = query_of(&received_at(&server, STREAM).await[0]);
         let (select, rest) = query
             .strip_prefix("SELECT ")
             .and_then(|q| q.split_once(" FROM "))
@@ -346,13 +336,13 @@ async fn calls_carry_the_access_token_and_developer_token_and_the_token_comes_fr
     fetch(&server, Level::Campaign, window("2026-11-01", "2026-11-01"))
         .await
         .expect("no rows");
-    let call = &requests_to(&server, STREAM).await[0];
+    let call = &received_at(&server, STREAM).await[0];
     assert_eq!(header_of(call, "login-customer-id"), None);
     assert_eq!(
         header_of(call, "content-type").as_deref(),
         Some("application/json")
     );
-    let token = form(&requests_to(&server, "/token").await[0]);
+    let token = form(&received_at(&server, "/token").await[0]);
     let expected: HashMap<String, String> = [
         ("grant_type", "refresh_token"),
         ("refresh_token", REFRESH_TOKEN),
@@ -388,7 +378,7 @@ async fn login_customer_id_is_the_connections_else_the_apps() {
             .fetch(&job, window("2026-11-01", "2026-11-01"))
             .await
             .expect("no rows");
-        let call = &requests_to(&server, STREAM).await[0];
+        let call = &received_at(&server, STREAM).await[0];
         assert_eq!(header_of(call, "login-customer-id").as_deref(), expected);
     }
 }
@@ -609,7 +599,7 @@ async fn resource_exhausted_is_retried_after_the_delay_google_asks_without_dupli
             "google_ads|1234567890|campaign|222|2026-11-01"
         ]
     );
-    assert_eq!(requests_to(&server, STREAM).await.len(), 2);
+    assert_eq!(received_at(&server, STREAM).await.len(), 2);
 }
 
 #[tokio::test]
@@ -771,7 +761,7 @@ async fn a_retry_delay_past_the_deadline_fails_at_once_with_deadline() {
         started.elapsed() < Duration::from_secs(2),
         "no sleeping past the deadline"
     );
-    assert_eq!(requests_to(&server, STREAM).await.len(), 1);
+    assert_eq!(received_at(&server, STREAM).await.len(), 1);
 }
 
 #[tokio::test]
@@ -784,13 +774,7 @@ async fn a_passed_deadline_sends_nothing() {
         .await
         .expect_err("too late");
     assert_eq!(err, ConnectorError::Deadline);
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 // ---- tokens --------------------------------------------------------------------------
@@ -911,7 +895,7 @@ async fn an_access_token_is_reused_until_it_nears_expiry_then_refreshed() {
         .expect("second, same token");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     connector.fetch(&job, days).await.expect("third, new token");
-    let bearers: Vec<Option<String>> = requests_to(&server, STREAM)
+    let bearers: Vec<Option<String>> = received_at(&server, STREAM)
         .await
         .iter()
         .map(|r| header_of(r, "authorization"))
@@ -958,7 +942,7 @@ async fn a_token_without_the_adwords_scope_is_auth() {
         matches!(err, ConnectorError::Auth(ref m) if m.contains("AdWords scope")),
         "{err:?}"
     );
-    assert!(requests_to(&server, STREAM).await.is_empty());
+    assert!(received_at(&server, STREAM).await.is_empty());
 }
 
 // ---- failures ------------------------------------------------------------------------
@@ -1098,13 +1082,7 @@ async fn a_bad_account_id_or_a_missing_google_app_is_permanent_and_sends_nothing
             .expect_err("refused");
         assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
     }
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 // ---- time zone -----------------------------------------------------------------------
@@ -1129,7 +1107,7 @@ async fn the_time_zone_is_the_customers() {
         .expect("a time zone");
     assert_eq!(tz, chrono_tz::Europe::Berlin);
     assert_eq!(
-        query_of(&requests_to(&server, STREAM).await[0]),
+        query_of(&received_at(&server, STREAM).await[0]),
         "SELECT customer.time_zone, customer.currency_code FROM customer"
     );
 }

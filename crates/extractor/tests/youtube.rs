@@ -19,7 +19,7 @@ use extractor::ports::{AppCredentials, Connector, ConnectorError, Credentials, G
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 
-use common::{d, soon, window};
+use common::{d, received, received_at, soon, window};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- fixtures ----------------------------------------------------------------------
@@ -207,23 +207,11 @@ fn param(req: &Request, name: &str) -> Option<String> {
 }
 
 async fn report_requests(server: &MockServer) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .expect("recorded")
-        .into_iter()
-        .filter(|r| r.url.path() == "/v2/reports")
-        .collect()
+    received_at(server, "/v2/reports").await
 }
 
 async fn token_requests(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .expect("recorded")
-        .iter()
-        .filter(|r| r.url.path() == "/token")
-        .count()
+    received_at(server, "/token").await.len()
 }
 
 fn assert_no_secret(message: &str) {
@@ -821,13 +809,7 @@ async fn a_passed_deadline_sends_nothing() {
         .await;
 
     assert_eq!(err, Err(ConnectorError::Deadline));
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 // ---- OAuth ----------------------------------------------------------------------------
@@ -1143,13 +1125,7 @@ async fn the_time_zone_is_pacific_without_a_call() {
 
     assert_eq!(tz, Ok(TIME_ZONE));
     assert_eq!(TIME_ZONE.name(), "America/Los_Angeles");
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 #[tokio::test]
@@ -1164,13 +1140,7 @@ async fn a_level_of_another_platform_is_permanent_and_sends_nothing() {
         .await;
 
     assert!(matches!(err, Err(ConnectorError::Permanent(m)) if m.contains("campaign")));
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert!(received(&server).await.is_empty());
 }
 
 // ---- the demo fake ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ use adpipe_domain::{
 };
 use chrono::{NaiveDate, Utc};
 use extractor::ports::{Credentials, Job};
+use wiremock::{MockServer, Request};
 
 pub fn d(s: &str) -> NaiveDate {
     s.parse().expect("a date")
@@ -75,4 +76,16 @@ pub fn job(
         credentials,
         deadline: Utc::now() + deadline_in,
     }
+}
+
+/// Every request the fake platform received, in order.
+pub async fn received(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.expect("recorded")
+}
+
+/// The requests the fake platform received at `path`, in order.
+pub async fn received_at(server: &MockServer, path: &str) -> Vec<Request> {
+    let mut requests = received(server).await;
+    requests.retain(|r| r.url.path() == path);
+    requests
 }
