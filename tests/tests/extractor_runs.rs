@@ -394,6 +394,8 @@ async fn a_run_left_running_by_a_dead_process_is_started_again_by_its_redelivery
         started_at: Utc::now() - Duration::minutes(20),
         finished_at: None,
         error: None,
+        request_id: None,
+        deadline: None,
     };
     let store =
         extractor::store::DynamoRunStore::new(aws().dynamodb().await, aws().control_table.clone());

@@ -9,6 +9,16 @@
 //! | cursor      | `TENANT#<t>`                | `CURSOR#<schedule id>`   |
 //! | idempotency | `TENANT#<t>`                | `IDEMPOTENCY#<sha256>`   |
 //! | run         | `RUNS#<t>#<schedule id>`    | `RUN#<run id>`           |
+//! | active run  | `RUNS#<t>#<schedule id>`    | `ACTIVE`                 |
+//! | counter     | `TENANT#<t>`                | `COUNT#<what>`           |
+//! | rate window | `TENANT#<t>`                | `RATE#<what>#<minute>`   |
+//!
+//! The active-run item is the lease that allows one run per schedule at a time (see
+//! [`ActiveRun`]): the API writes it for a run-now before invoking the extractor, the
+//! extractor takes it over (or acquires it for a scheduled firing), and deletes it when the
+//! run ends. Counters hold a tenant's number of connections and schedules, checked
+//! conditionally before any resource is made; rate windows count run-now requests per
+//! minute and expire by TTL.
 //!
 //! Run ids are time-ordered, so a descending query on a run partition lists newest first.
 
@@ -49,6 +59,40 @@ pub fn runs_pk(tenant: &TenantId, schedule: &ScheduleId) -> String {
 
 pub fn run_sk(id: &RunId) -> String {
     format!("{RUN_PREFIX}{id}")
+}
+
+/// Sort key of a schedule's active-run lease, in the schedule's run partition (it sorts
+/// before every `RUN#…`, so run listings, which query `begins_with(sk, "RUN#")`, skip it).
+pub const ACTIVE_RUN_SK: &str = "ACTIVE";
+
+/// Attributes of the active-run lease item (`pk` = [`runs_pk`], `sk` = [`ACTIVE_RUN_SK`]).
+///
+/// * `run_id` (S): the run holding the schedule.
+/// * `request_id` (S): the Lambda request id of the invocation running it; absent while a
+///   run-now is queued (written by the API, not yet picked up). A redelivery with the same
+///   request id (Lambda's asynchronous retry of a crashed invocation) takes the run over.
+/// * `deadline` (N, epoch milliseconds): when the holder is certainly gone (the
+///   invocation's deadline, or the queue grace of a run-now); past it the lease is free and
+///   a run it still names as `running` is marked `failed` ("abandoned").
+/// * `expires_at` (N, epoch seconds): TTL, a day after the deadline.
+pub mod active_run {
+    pub const RUN_ID: &str = "run_id";
+    pub const REQUEST_ID: &str = "request_id";
+    pub const DEADLINE: &str = "deadline";
+}
+
+/// The error a run left behind by a process that died (killed, out of memory, timed out)
+/// is closed with, when the next event for its schedule finds its deadline passed.
+pub const ABANDONED_RUN_ERROR: &str = "abandoned: the extractor stopped before the run finished (killed, out of memory or timed out); the next run reads the same days again";
+
+/// A tenant's counter of one kind of resource (`count` attribute, N).
+pub fn counter_sk(what: &str) -> String {
+    format!("COUNT#{what}")
+}
+
+/// A tenant's request counter for one minute (epoch minute), `count` attribute (N).
+pub fn rate_sk(what: &str, epoch_minute: i64) -> String {
+    format!("RATE#{what}#{epoch_minute}")
 }
 
 /// Partition of the asynchronous report runs the extractor has started for a connection and

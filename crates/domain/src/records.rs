@@ -88,4 +88,11 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Lambda request id of the invocation running it (an asynchronous retry of a crashed
+    /// invocation carries the same id and takes the run over). Not shown to tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// When that invocation is stopped by Lambda at the latest. Not shown to tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
 }

@@ -81,6 +81,8 @@ impl Extractor {
             started_at: Utc::now(),
             finished_at: None,
             error: None,
+            request_id: None,
+            deadline: None,
         };
         if let Err(StartRefused::AlreadyRecorded) = self.store.start_run(&run).await? {
             tracing::info!(run_id = %run.run_id, "run already recorded; redelivered event acknowledged");
