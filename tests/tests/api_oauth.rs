@@ -43,6 +43,8 @@ async fn tenant_with(endpoint: &str, platforms: &MockServer, app_secret: Option<
         secret_prefix: "adpipe/".into(),
         tenant_claim: "tenant_id".into(),
         app_credentials_secret: app_secret,
+        limits: schedule_api::Limits::default(),
+        redirect_uris: Vec::new(),
     };
     let oauth = OAuthConfig {
         facebook_graph_url: format!("{}{GRAPH}", platforms.uri()),

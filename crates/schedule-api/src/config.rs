@@ -11,6 +11,73 @@ pub struct Config {
     pub secret_prefix: String,
     pub tenant_claim: String,
     pub app_credentials_secret: Option<String>,
+    /// What one tenant may hold and do (README "Quotas and limits").
+    pub limits: Limits,
+    /// `OAUTH_REDIRECT_URIS`: the only redirect URIs the OAuth sign-in accepts, compared
+    /// byte for byte. Empty: every sign-in is refused until the operator lists its URIs.
+    pub redirect_uris: Vec<String>,
+}
+
+/// Per-tenant quotas and rates, one template parameter each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `MAX_CONNECTIONS_PER_TENANT`: each is a paid secret.
+    pub connections_per_tenant: u32,
+    /// `MAX_SCHEDULES_PER_TENANT`: each is a rule on the account's default bus, whose
+    /// quota (300 by default) every tenant shares.
+    pub schedules_per_tenant: u32,
+    /// `MAX_SCHEDULES_PER_CONNECTION`.
+    pub schedules_per_connection: u32,
+    /// `RUN_NOW_PER_MINUTE`: run-now requests a tenant may make in one clock minute.
+    pub run_now_per_minute: u32,
+    /// `MAX_READ_DAYS_PER_DAY`: days of data one schedule may re-read per day (days read by
+    /// each run, lookback + today, times firings per day).
+    pub read_days_per_day: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connections_per_tenant: 50,
+            schedules_per_tenant: 200,
+            schedules_per_connection: 20,
+            run_now_per_minute: 10,
+            read_days_per_day: 1000,
+        }
+    }
+}
+
+impl Limits {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let number = |name: &'static str, default: u32| match env.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or(ConfigError::Malformed {
+                    name,
+                    reason: "a whole number from 1 to 1000000",
+                }),
+        };
+        Ok(Self {
+            connections_per_tenant: number(
+                "MAX_CONNECTIONS_PER_TENANT",
+                defaults.connections_per_tenant,
+            )?,
+            schedules_per_tenant: number(
+                "MAX_SCHEDULES_PER_TENANT",
+                defaults.schedules_per_tenant,
+            )?,
+            schedules_per_connection: number(
+                "MAX_SCHEDULES_PER_CONNECTION",
+                defaults.schedules_per_connection,
+            )?,
+            run_now_per_minute: number("RUN_NOW_PER_MINUTE", defaults.run_now_per_minute)?,
+            read_days_per_day: number("MAX_READ_DAYS_PER_DAY", defaults.read_days_per_day)?,
+        })
+    }
 }
 
 impl Config {
@@ -22,6 +89,12 @@ impl Config {
         "SECRET_PREFIX",
         "TENANT_CLAIM",
         "APP_CREDENTIALS_SECRET",
+        "MAX_CONNECTIONS_PER_TENANT",
+        "MAX_SCHEDULES_PER_TENANT",
+        "MAX_SCHEDULES_PER_CONNECTION",
+        "RUN_NOW_PER_MINUTE",
+        "MAX_READ_DAYS_PER_DAY",
+        "OAUTH_REDIRECT_URIS",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -62,6 +135,15 @@ impl Config {
             secret_prefix,
             tenant_claim: env.or("TENANT_CLAIM", "tenant_id"),
             app_credentials_secret: env.get("APP_CREDENTIALS_SECRET"),
+            limits: Limits::from_env(&env)?,
+            redirect_uris: env
+                .get("OAUTH_REDIRECT_URIS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|uri| !uri.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
@@ -182,6 +264,54 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("RULE_PREFIX"));
+        let err = Config::from_lookup(env(&[
+            ("CONTROL_TABLE", "c"),
+            ("EXTRACTOR_FUNCTION_ARN", ARN),
+            ("RUN_NOW_PER_MINUTE", "0"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("RUN_NOW_PER_MINUTE"), "{err}");
+    }
+
+    #[test]
+    fn limits_and_redirect_uris_come_from_the_environment() {
+        let c = Config::from_lookup(env(&[
+            ("CONTROL_TABLE", "c"),
+            ("EXTRACTOR_FUNCTION_ARN", ARN),
+        ]))
+        .unwrap();
+        assert_eq!((c.limits, c.redirect_uris.len()), (Limits::default(), 0));
+        let c = Config::from_lookup(env(&[
+            ("CONTROL_TABLE", "c"),
+            ("EXTRACTOR_FUNCTION_ARN", ARN),
+            ("MAX_CONNECTIONS_PER_TENANT", "3"),
+            ("MAX_SCHEDULES_PER_TENANT", "4"),
+            ("MAX_SCHEDULES_PER_CONNECTION", "2"),
+            ("RUN_NOW_PER_MINUTE", "5"),
+            ("MAX_READ_DAYS_PER_DAY", "100"),
+            (
+                "OAUTH_REDIRECT_URIS",
+                "https://app.example.com/cb, https://admin.example.com/oauth,",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.limits,
+            Limits {
+                connections_per_tenant: 3,
+                schedules_per_tenant: 4,
+                schedules_per_connection: 2,
+                run_now_per_minute: 5,
+                read_days_per_day: 100,
+            }
+        );
+        assert_eq!(
+            c.redirect_uris,
+            [
+                "https://app.example.com/cb",
+                "https://admin.example.com/oauth"
+            ]
+        );
     }
 
     #[test]

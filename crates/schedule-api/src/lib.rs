@@ -20,7 +20,7 @@ pub mod signin;
 pub mod store;
 pub mod views;
 
-pub use config::{Config, OAuthConfig};
+pub use config::{Config, Limits, OAuthConfig};
 pub use handler::handle;
 pub use service::Api;
 

@@ -61,6 +61,8 @@ impl Tenant {
             secret_prefix: "adpipe/".into(),
             tenant_claim: "tenant_id".into(),
             app_credentials_secret: Some(aws().app_credentials_secret.clone()),
+            limits: schedule_api::Limits::default(),
+            redirect_uris: Vec::new(),
         };
         let api = aws_api(config, &sdk_config(endpoint).await);
         Self {
