@@ -24,5 +24,24 @@ if [[ ! -x "$venv/bin/python" ]]; then
     exit 1
   }
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+pip_install() { "$1/bin/python" -m pip install --quiet --disable-pip-version-check "${@:2}"; }
+
+# Lines marked `# own venv` (pins that conflict with the rest) go into .venv/tools/<name>,
+# with .venv/bin/<name> linked to the tool's entry point; everything else into .venv itself.
+own='^[^#[:space:]][^#]*#[[:space:]]*own venv'
+shared="$(mktemp)"
+trap 'rm -f "$shared"' EXIT
+grep -v "$own" "$requirements" >"$shared" || true
+pip_install "$venv" -r "$shared"
+while IFS= read -r line; do
+  spec="${line%%#*}"
+  spec="${spec//[[:space:]]/}"
+  name="${spec%%[=<>!~[]*}"
+  tool="$venv/tools/$name"
+  if [[ ! -x "$tool/bin/python" ]]; then
+    "$python" -m venv "$tool"
+  fi
+  pip_install "$tool" "$spec"
+  ln -sfn "../tools/$name/bin/$name" "$venv/bin/$name"
+done < <(grep "$own" "$requirements" || true)
 echo "$key" >"$stamp"
