@@ -4,6 +4,7 @@
 mod common;
 
 mod api_bad_inputs;
+mod api_concurrency;
 mod api_connections;
 mod api_faults;
 mod api_idempotency;

@@ -7,7 +7,7 @@ use adpipe_domain::{
     AccountId, Connection, ConnectionId, ConnectionStatus, ExtractorEvent, FieldError, ManualRun,
     Platform, ReportSpec, RunId, Schedule, ScheduleExpression, ScheduleId, TenantId,
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::config::{Config, OAuthConfig};
 use crate::error::{ApiError, StoreError};
@@ -255,20 +255,32 @@ impl Api {
         new.description = new_description.unwrap_or(new.description);
         new.updated_at = Utc::now().max(old.updated_at + chrono::Duration::milliseconds(1));
 
-        let rule_changed = (&new.schedule_expression, new.enabled, &new.description)
-            != (&old.schedule_expression, old.enabled, &old.description);
-        if rule_changed {
-            if let Err(e) = self.rules.put_rule(&rule_spec(&new)).await {
-                return Err(self.restore_rule(&old, e.into()).await);
+        // The record is the source of truth: it is written first, under the version read
+        // (a concurrent writer that got there first makes this one a 409 that touched
+        // nothing), and the rule follows the record.
+        match self.store.update_schedule(&new, old.updated_at).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Conflict(_)) => {
+                // The winner brings the rule in line; so does the loser, in case the
+                // winner stopped between its record and its rule.
+                self.converge_rule(&old, None).await;
+                return Err(e.into());
             }
+            Err(e) => return Err(not_found_as(e, "schedule")),
         }
-        if let Err(e) = self.store.update_schedule(&new, old.updated_at).await {
-            let err = not_found_as(e, "schedule");
-            return Err(if rule_changed {
-                self.restore_rule(&old, err).await
-            } else {
-                err
-            });
+        if rule_spec(&new) != rule_spec(&old) {
+            if let Err(e) = self.rules.put_rule(&rule_spec(&new)).await {
+                // Put the record back as it was, unless another writer has moved it on
+                // (then its rule change is the one that counts).
+                let mut back = old.clone();
+                back.updated_at = new.updated_at + chrono::Duration::milliseconds(1);
+                if let Err(undo) = self.store.update_schedule(&back, new.updated_at).await {
+                    tracing::warn!(schedule_id = %new.id, error = %undo, "record not put back after a failed rule update");
+                }
+                self.converge_rule(&new, None).await;
+                return Err(e.into());
+            }
+            self.converge_rule(&new, Some(new.updated_at)).await;
         }
         tracing::info!(schedule_id = %new.id, enabled = new.enabled, "schedule updated");
         Ok(new.into())
@@ -283,6 +295,11 @@ impl Api {
             .delete_schedule(&schedule)
             .await
             .map_err(|e| not_found_as(e, "schedule"))?;
+        // A PATCH that raced this request may have put the rule back after it was deleted
+        // (its own check then finds the record gone and removes it too): remove it again.
+        if let Err(e) = self.rules.delete_rule(&schedule.rule_name).await {
+            tracing::error!(rule = %schedule.rule_name, error = %e, "schedule deleted, a concurrent update's rule may remain: delete it by hand");
+        }
         tracing::info!(schedule_id = %schedule.id, rule = %schedule.rule_name, "schedule deleted");
         Ok(())
     }
@@ -348,11 +365,36 @@ impl Api {
         cause
     }
 
-    async fn restore_rule(&self, old: &Schedule, cause: ApiError) -> ApiError {
-        if let Err(e) = self.rules.put_rule(&rule_spec(old)).await {
-            tracing::error!(rule = %old.rule_name, error = %e, "could not restore the rule after a failed update");
+    /// Makes the rule say what the schedule's record says, after this request changed
+    /// the rule to the version `applied` (`None`: the rule's state is unknown): re-reads
+    /// the record and, while another writer has moved it on or it is gone, applies what
+    /// it now says (the rule removed with a deleted record). Every writer ends with this
+    /// check, so the last rule write follows the last record write.
+    async fn converge_rule(&self, schedule: &Schedule, mut applied: Option<DateTime<Utc>>) {
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let current = match self.store.schedule(&schedule.tenant_id, &schedule.id).await {
+                Ok(current) => current,
+                Err(e) => {
+                    tracing::error!(schedule_id = %schedule.id, error = %e, "could not re-read the schedule to check its rule");
+                    return;
+                }
+            };
+            let result = match &current {
+                None => self.rules.delete_rule(&schedule.rule_name).await,
+                Some(record) if Some(record.updated_at) == applied => return,
+                Some(record) => self.rules.put_rule(&rule_spec(record)).await.map(|_| ()),
+            };
+            if let Err(e) = result {
+                tracing::error!(schedule_id = %schedule.id, rule = %schedule.rule_name, error = %e, "the rule may not match the schedule's record");
+                return;
+            }
+            match current {
+                None => return,
+                Some(record) => applied = Some(record.updated_at),
+            }
         }
-        cause
+        tracing::error!(schedule_id = %schedule.id, "the schedule kept changing while its rule was brought in line");
     }
 }
 
