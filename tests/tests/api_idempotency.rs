@@ -84,7 +84,7 @@ async fn a_refused_request_does_not_spend_its_key() {
     let fixed = t
         .send(
             t.request("POST", "/v1/schedules")
-                .json(&json!({"connection_id": conn, "schedule_expression": "rate(5 minutes)"}))
+                .json(&json!({"connection_id": conn, "schedule_expression": "rate(5 minutes)", "report": {"lookback_days": 1}}))
                 .header("idempotency-key", "k-3"),
         )
         .await;

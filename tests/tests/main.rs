@@ -9,6 +9,7 @@ mod api_connections;
 mod api_faults;
 mod api_idempotency;
 mod api_isolation;
+mod api_limits;
 mod api_oauth;
 mod api_schedules;
 mod extractor_runs;

@@ -12,6 +12,7 @@
 //! | active run  | `RUNS#<t>#<schedule id>`    | `ACTIVE`                 |
 //! | counter     | `TENANT#<t>`                | `COUNT#<what>`           |
 //! | rate window | `TENANT#<t>`                | `RATE#<what>#<minute>`   |
+//! | OAuth state | `TENANT#<t>`                | `OAUTH_STATE#<sha256>`   |
 //!
 //! The active-run item is the lease that allows one run per schedule at a time (see
 //! [`ActiveRun`]): the API writes it for a run-now before invoking the extractor, the
@@ -84,6 +85,11 @@ pub mod active_run {
 /// The error a run left behind by a process that died (killed, out of memory, timed out)
 /// is closed with, when the next event for its schedule finds its deadline passed.
 pub const ABANDONED_RUN_ERROR: &str = "abandoned: the extractor stopped before the run finished (killed, out of memory or timed out); the next run reads the same days again";
+
+/// A sign-in the tenant started: the SHA-256 (hex) of its `state`, kept 10 minutes.
+pub fn oauth_state_sk(state_digest_hex: &str) -> String {
+    format!("OAUTH_STATE#{state_digest_hex}")
+}
 
 /// A tenant's counter of one kind of resource (`count` attribute, N).
 pub fn counter_sk(what: &str) -> String {

@@ -62,6 +62,36 @@ impl ScheduleExpression {
         }
     }
 
+    /// The most times it fires in one UTC day: for a rate, a day over its interval; for a
+    /// cron, the busiest day of the 35 (a whole month, each weekday five times) from its
+    /// next fire time on. What a schedule costs the platforms is this times the days each
+    /// run reads.
+    pub fn max_firings_per_day(&self) -> u32 {
+        match &self.schedule {
+            Schedule::Rate(interval) => {
+                let minutes = interval.num_minutes().max(1);
+                u32::try_from((24 * 60 + minutes - 1) / minutes).unwrap_or(u32::MAX)
+            }
+            Schedule::Cron(cron) => {
+                let Some(first) = next_cron_fire(cron, Utc::now()) else {
+                    return 0;
+                };
+                let end = first + Duration::days(35);
+                let (mut busiest, mut day, mut today) = (0u32, first.date_naive(), 0u32);
+                let mut at = Some(first);
+                while let Some(t) = at.filter(|t| *t < end) {
+                    if t.date_naive() != day {
+                        (day, today) = (t.date_naive(), 0);
+                    }
+                    today += 1;
+                    busiest = busiest.max(today);
+                    at = next_cron_fire(cron, t);
+                }
+                busiest
+            }
+        }
+    }
+
     /// Parses and validates `text` as of `now`: "fires again" and the spacing of fire times
     /// are judged from `now` on, so tests can pin the clock. `None` skips those timing
     /// checks: for expressions read back from storage, validated when they were written
@@ -1085,5 +1115,23 @@ mod stored_tests {
     #[test]
     fn stored_text_that_is_no_expression_is_still_refused() {
         assert!(serde_json::from_str::<ScheduleExpression>("\"cron(0 6 * * *)\"").is_err());
+    }
+
+    #[test]
+    fn firings_per_day_of_rates_and_crons() {
+        for (text, expected) in [
+            ("rate(5 minutes)", 288),
+            ("rate(7 minutes)", 206),
+            ("rate(1 hour)", 24),
+            ("rate(1 day)", 1),
+            ("rate(7 days)", 1),
+            ("cron(0 6 * * ? *)", 1),
+            ("cron(0/15 * * * ? *)", 96),
+            ("cron(0 9-17 ? * MON-FRI *)", 9),
+            ("cron(0/5 * 1 * ? *)", 288),
+        ] {
+            let e: ScheduleExpression = text.parse().unwrap();
+            assert_eq!(e.max_firings_per_day(), expected, "{text}");
+        }
     }
 }

@@ -54,6 +54,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds for the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -76,6 +78,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -106,6 +109,18 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// A tenant's quota is reached: the message names the limit and how to get room.
+    pub fn quota_exceeded(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "quota_exceeded", message)
+    }
+
+    /// Too many requests of one kind: try again after `seconds`.
+    pub fn rate_limited(seconds: u64, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        e.retry_after = Some(seconds);
+        e
     }
 
     pub fn too_large(limit: usize) -> Self {

@@ -261,5 +261,11 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     if e.status.is_server_error() {
         tracing::warn!(code = e.code, message = %e.message, "request failed");
     }
-    with_body(e.status, e.body())
+    let mut response = with_body(e.status, e.body());
+    if let Some(seconds) = e.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }

@@ -12,18 +12,32 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::Limits;
 use crate::error::{DependencyError, StoreError};
 use crate::ports::{
     AppCredentials, AppSecretError, ControlStore, ExtractorInvoker, FacebookApp, GoogleApp, Grant,
-    IdempotencyRecord, OAuthError, OAuthExchange, Page, PageRequest, RuleScheduler, RuleSpec,
-    SecretStore, SecretValue,
+    IdempotencyRecord, OAuthError, OAuthExchange, OAuthState, Page, PageRequest, Quota,
+    QuotaExceeded, RuleScheduler, RuleSpec, SecretStore, SecretValue,
 };
+use adpipe_domain::RunId;
 
 /// Items as JSON, by (pk, sk), sorted like a DynamoDB partition.
 #[derive(Default)]
 pub struct MemoryStore {
     items: Mutex<BTreeMap<(String, String), serde_json::Value>>,
     idempotency: Mutex<BTreeMap<(String, String), IdempotencyRecord>>,
+    /// Requests counted per (tenant, what, epoch minute).
+    requests: Mutex<BTreeMap<(String, String, i64), u32>>,
+    /// Active runs by (tenant, schedule): the run and its deadline.
+    active_runs: Mutex<BTreeMap<(String, String), ActiveRun>>,
+    oauth_states: Mutex<BTreeMap<(String, String), OAuthState>>,
+}
+
+/// A schedule's active run and the deadline of its claim.
+type ActiveRun = (RunId, DateTime<Utc>);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl MemoryStore {
@@ -188,6 +202,135 @@ impl ControlStore for MemoryStore {
             .remove(&(pk, keys::schedule_sk(&s.id)))
             .map(|_| ())
             .ok_or(StoreError::NotFound)
+    }
+
+    /// Checked against the items held (the in-memory store has no concurrent writers to
+    /// reserve against).
+    async fn take_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        limits: &Limits,
+    ) -> Result<Result<(), QuotaExceeded>, StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let held = |prefix: &str| {
+            self.items()
+                .keys()
+                .filter(|(p, s)| p == &pk && s.starts_with(prefix))
+                .count()
+        };
+        let at = |n: usize, max: u32| n >= usize::try_from(max).unwrap_or(usize::MAX);
+        Ok(match quota {
+            Quota::Connection
+                if at(held(keys::CONNECTION_PREFIX), limits.connections_per_tenant) =>
+            {
+                Err(QuotaExceeded::ConnectionsPerTenant(
+                    limits.connections_per_tenant,
+                ))
+            }
+            Quota::Connection => Ok(()),
+            Quota::Schedule(_) if at(held(keys::SCHEDULE_PREFIX), limits.schedules_per_tenant) => {
+                Err(QuotaExceeded::SchedulesPerTenant(
+                    limits.schedules_per_tenant,
+                ))
+            }
+            Quota::Schedule(connection) => {
+                if self.connection(tenant, connection).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                if at(
+                    self.schedule_count(tenant, connection),
+                    limits.schedules_per_connection,
+                ) {
+                    Err(QuotaExceeded::SchedulesPerConnection(
+                        limits.schedules_per_connection,
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    async fn return_quota(&self, _tenant: &TenantId, _quota: &Quota) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut requests = lock(&self.requests);
+        let count = requests
+            .entry((
+                tenant.to_string(),
+                what.to_owned(),
+                now.timestamp().div_euclid(60),
+            ))
+            .or_default();
+        if *count >= limit {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
+    }
+
+    async fn claim_run(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+        deadline: DateTime<Utc>,
+    ) -> Result<Result<(), RunId>, StoreError> {
+        let mut active = lock(&self.active_runs);
+        let k = (tenant.to_string(), schedule.to_string());
+        if let Some((holder, until)) = active.get(&k) {
+            if *until >= Utc::now() {
+                return Ok(Err(holder.clone()));
+            }
+        }
+        active.insert(k, (run.clone(), deadline));
+        Ok(Ok(()))
+    }
+
+    async fn release_run_claim(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+    ) -> Result<(), StoreError> {
+        let mut active = lock(&self.active_runs);
+        let k = (tenant.to_string(), schedule.to_string());
+        if active.get(&k).is_some_and(|(holder, _)| holder == run) {
+            active.remove(&k);
+        }
+        Ok(())
+    }
+
+    async fn put_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state: &OAuthState,
+    ) -> Result<(), StoreError> {
+        lock(&self.oauth_states).insert(
+            (tenant.to_string(), state.state_digest.clone()),
+            state.clone(),
+        );
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state_digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        Ok(lock(&self.oauth_states)
+            .remove(&(tenant.to_string(), state_digest.to_owned()))
+            .filter(|s| s.expires_at > now))
     }
 
     async fn runs(

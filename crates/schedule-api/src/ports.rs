@@ -4,13 +4,43 @@
 //! a faulty endpoint or a mock platform; the benchmark and unit tests wire `memory`.
 
 use adpipe_domain::{
-    Connection, ConnectionId, Run, Schedule, ScheduleExpression, ScheduleId, TenantId,
+    Connection, ConnectionId, Platform, Run, RunId, Schedule, ScheduleExpression, ScheduleId,
+    TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::config::Limits;
 use crate::error::{DependencyError, StoreError};
+
+/// What a tenant's quotas count, taken before the resource is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quota {
+    Connection,
+    /// A schedule on this connection: counts against the tenant's and the connection's limit.
+    Schedule(ConnectionId),
+}
+
+/// The limit a quota reservation met; nothing was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaExceeded {
+    ConnectionsPerTenant(u32),
+    SchedulesPerTenant(u32),
+    SchedulesPerConnection(u32),
+}
+
+/// An OAuth sign-in a tenant started (`authorize-url`) and has not finished (`token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthState {
+    /// SHA-256 (hex) of the client's `state`: the value itself is not stored.
+    pub state_digest: String,
+    pub platform: Platform,
+    pub redirect_uri: String,
+    /// PKCE code verifier (RFC 7636) for the platforms that support it (Google).
+    pub code_verifier: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// One page of a tenant's items, and the sort key to continue after.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +114,60 @@ pub trait ControlStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Removes the schedule and its cursor, and uncounts it from its connection.
     async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), StoreError>;
+
+    /// Takes one unit of the tenant's quota before the resource is made: `Ok(Err(limit))`
+    /// when a limit is reached (nothing taken); `NotFound` when a schedule's connection is
+    /// gone. Connections and schedules give their unit back when deleted.
+    async fn take_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        limits: &Limits,
+    ) -> Result<Result<(), QuotaExceeded>, StoreError>;
+    /// Gives back a unit taken for a resource that was then not made.
+    async fn return_quota(&self, tenant: &TenantId, quota: &Quota) -> Result<(), StoreError>;
+
+    /// Counts one request of kind `what` in the tenant's window for the current minute:
+    /// `false` (not counted) when `limit` requests are already counted in it.
+    async fn count_request(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Claims the schedule's active-run lease for a run-now until `deadline` (the extractor
+    /// takes it over when the invocation arrives): `Ok(Err(run))` while `run` holds it.
+    async fn claim_run(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+        deadline: DateTime<Utc>,
+    ) -> Result<Result<(), RunId>, StoreError>;
+    /// Frees a claim whose invocation failed, unless an extractor has taken it over.
+    async fn release_run_claim(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+    ) -> Result<(), StoreError>;
+
+    /// Records a started sign-in (replacing one with the same state).
+    async fn put_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state: &OAuthState,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the tenant's unexpired sign-in with this state digest, once:
+    /// `None` when it was never started by this tenant, has expired or was already used.
+    async fn take_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state_digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuthState>, StoreError>;
 
     /// Newest first.
     async fn runs(

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, OAuthConfig};
 use crate::error::{ApiError, StoreError};
 use crate::ports::{
-    ControlStore, ExtractorInvoker, OAuthExchange, Page, PageRequest, RuleScheduler, RuleSpec,
-    SecretStore, SecretValue,
+    ControlStore, ExtractorInvoker, OAuthExchange, Page, PageRequest, Quota, QuotaExceeded,
+    RuleScheduler, RuleSpec, SecretStore, SecretValue,
 };
 use crate::request::encode_token;
 use crate::views::{
@@ -25,6 +25,9 @@ const MAX_NAME_CHARS: usize = 128;
 /// EventBridge's limit on a rule description.
 const MAX_DESCRIPTION_CHARS: usize = 512;
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// How long a run-now holds its schedule before the extractor picks the invocation up
+/// (Lambda queues asynchronous invocations; past this, the claim no longer blocks).
+const RUN_NOW_QUEUE_GRACE: chrono::Duration = chrono::Duration::minutes(5);
 
 pub struct Api {
     pub config: Config,
@@ -110,11 +113,18 @@ impl Api {
             created_at: now,
             updated_at: now,
         };
-        self.secrets
+        self.take_quota(tenant, &Quota::Connection).await?;
+        if let Err(e) = self
+            .secrets
             .create_secret(&connection.secret_id, secret, tenant)
-            .await?;
+            .await
+        {
+            self.give_back_quota(tenant, &Quota::Connection).await;
+            return Err(e.into());
+        }
         if let Err(e) = self.store.create_connection(&connection).await {
             self.undo_secret(&connection.secret_id).await;
+            self.give_back_quota(tenant, &Quota::Connection).await;
             return Err(e.into());
         }
         tracing::info!(connection_id = %connection.id, platform = %connection.platform, "connection created");
@@ -165,6 +175,7 @@ impl Api {
             .await?
             .ok_or_else(|| ApiError::not_found("connection").with_field("connection_id"))?;
         let report = ReportSpec::resolve(connection.platform, &body.report)?;
+        self.check_read_cost(&expression, &report, "report.lookback_days")?;
 
         let id = ScheduleId::generate();
         let now = Utc::now();
@@ -183,17 +194,31 @@ impl Api {
             updated_at: now,
         };
         let rule = rule_spec(&schedule);
-        // Rule, then target, then record; each failure removes the rule again.
+        // Quota, then rule, then target, then record; each failure undoes the steps before.
+        let quota = Quota::Schedule(schedule.connection_id.clone());
+        self.take_quota(tenant, &quota).await.map_err(|e| {
+            if e.status == http::StatusCode::NOT_FOUND {
+                ApiError::not_found("connection").with_field("connection_id")
+            } else {
+                e
+            }
+        })?;
         schedule.rule_arn = match self.rules.put_rule(&rule).await {
             Ok(arn) => arn,
-            Err(e) => return Err(self.undo_rule(&rule.name, e.into()).await),
+            Err(e) => {
+                return Err(self
+                    .undo_schedule(tenant, &quota, &rule.name, e.into())
+                    .await);
+            }
         };
         if let Err(e) = self
             .rules
             .put_extractor_target(&rule, &self.config.extractor_function_arn)
             .await
         {
-            return Err(self.undo_rule(&rule.name, e.into()).await);
+            return Err(self
+                .undo_schedule(tenant, &quota, &rule.name, e.into())
+                .await);
         }
         if let Err(e) = self.store.create_schedule(&schedule).await {
             let err = match e {
@@ -202,7 +227,7 @@ impl Api {
                 }
                 other => other.into(),
             };
-            return Err(self.undo_rule(&rule.name, err).await);
+            return Err(self.undo_schedule(tenant, &quota, &rule.name, err).await);
         }
         tracing::info!(schedule_id = %schedule.id, rule = %schedule.rule_name, "schedule created");
         Ok(schedule.into())
@@ -254,6 +279,16 @@ impl Api {
         new.enabled = body.enabled.unwrap_or(new.enabled);
         new.description = new_description.unwrap_or(new.description);
         new.updated_at = Utc::now().max(old.updated_at + chrono::Duration::milliseconds(1));
+        if (&new.schedule_expression, new.report.lookback_days)
+            != (&old.schedule_expression, old.report.lookback_days)
+        {
+            let field = if new.report.lookback_days == old.report.lookback_days {
+                "schedule_expression"
+            } else {
+                "report.lookback_days"
+            };
+            self.check_read_cost(&new.schedule_expression, &new.report, field)?;
+        }
 
         // The record is the source of truth: it is written first, under the version read
         // (a concurrent writer that got there first makes this one a 409 that touched
@@ -306,17 +341,57 @@ impl Api {
 
     pub async fn run_schedule(&self, tenant: &TenantId, id: &str) -> Result<RunAccepted, ApiError> {
         let schedule = self.find_schedule(tenant, id).await?;
+        let now = Utc::now();
+        let per_minute = self.config.limits.run_now_per_minute;
+        if !self
+            .store
+            .count_request(tenant, "run_now", per_minute, now)
+            .await?
+        {
+            let seconds = 60 - now.timestamp().rem_euclid(60).unsigned_abs();
+            return Err(ApiError::rate_limited(
+                seconds,
+                format!(
+                    "at most {per_minute} run-now requests a minute per tenant (RUN_NOW_PER_MINUTE); try again in {seconds} s"
+                ),
+            ));
+        }
         let run_id = RunId::generate();
+        if let Err(running) = self
+            .store
+            .claim_run(tenant, &schedule.id, &run_id, now + RUN_NOW_QUEUE_GRACE)
+            .await?
+        {
+            return Err(ApiError::new(
+                http::StatusCode::CONFLICT,
+                "run_in_progress",
+                format!(
+                    "run {running} of this schedule is in progress; one run at a time: follow it on GET /v1/schedules/{}/runs",
+                    schedule.id
+                ),
+            ));
+        }
         let event = ExtractorEvent::Manual(ManualRun {
             tenant_id: tenant.clone(),
             schedule_id: schedule.id.clone(),
             run_id: run_id.clone(),
-            requested_at: Utc::now(),
+            requested_at: now,
         });
         let payload = serde_json::to_vec(&event).map_err(|_| ApiError::internal())?;
-        self.invoker
+        if let Err(e) = self
+            .invoker
             .invoke_async(&self.config.extractor_function_arn, payload)
-            .await?;
+            .await
+        {
+            if let Err(release) = self
+                .store
+                .release_run_claim(tenant, &schedule.id, &run_id)
+                .await
+            {
+                tracing::error!(run_id = %run_id, error = %release, "run-now claim not released; it lapses by itself");
+            }
+            return Err(e.into());
+        }
         tracing::info!(schedule_id = %schedule.id, run_id = %run_id, "manual run requested");
         Ok(RunAccepted {
             run_id: run_id.to_string(),
@@ -350,6 +425,71 @@ impl Api {
             .schedule(tenant, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("schedule"))
+    }
+
+    async fn take_quota(&self, tenant: &TenantId, quota: &Quota) -> Result<(), ApiError> {
+        let exceeded = match self
+            .store
+            .take_quota(tenant, quota, &self.config.limits)
+            .await?
+        {
+            Ok(()) => return Ok(()),
+            Err(exceeded) => exceeded,
+        };
+        tracing::info!(?exceeded, "quota reached");
+        Err(ApiError::quota_exceeded(match exceeded {
+            QuotaExceeded::ConnectionsPerTenant(max) => format!(
+                "this tenant holds {max} connections, the most allowed (MAX_CONNECTIONS_PER_TENANT); delete one first"
+            ),
+            QuotaExceeded::SchedulesPerTenant(max) => format!(
+                "this tenant holds {max} schedules, the most allowed (MAX_SCHEDULES_PER_TENANT); delete one first"
+            ),
+            QuotaExceeded::SchedulesPerConnection(max) => format!(
+                "this connection has {max} schedules, the most allowed per connection (MAX_SCHEDULES_PER_CONNECTION); delete one first"
+            ),
+        }))
+    }
+
+    async fn give_back_quota(&self, tenant: &TenantId, quota: &Quota) {
+        if let Err(e) = self.store.return_quota(tenant, quota).await {
+            tracing::error!(?quota, error = %e, "quota unit not given back: the tenant's count is one too high");
+        }
+    }
+
+    async fn undo_schedule(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        rule_name: &str,
+        cause: ApiError,
+    ) -> ApiError {
+        let cause = self.undo_rule(rule_name, cause).await;
+        self.give_back_quota(tenant, quota).await;
+        cause
+    }
+
+    /// Refuses a schedule that would re-read more days of data a day than the deployment
+    /// allows: each run reads its lookback again (plus today), once per firing.
+    fn check_read_cost(
+        &self,
+        expression: &ScheduleExpression,
+        report: &ReportSpec,
+        field: &str,
+    ) -> Result<(), ApiError> {
+        let limit = u64::from(self.config.limits.read_days_per_day);
+        let firings = u64::from(expression.max_firings_per_day());
+        let days_per_run = u64::from(report.lookback_days) + 1;
+        let cost = firings * days_per_run;
+        if cost <= limit {
+            return Ok(());
+        }
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "this schedule would re-read {cost} days of data a day ({expression} fires up to {firings} times a day, each run reads lookback_days {} plus today), above this deployment's limit of {limit} (MAX_READ_DAYS_PER_DAY): fire less often or lower report.lookback_days",
+                report.lookback_days
+            ),
+        ))
     }
 
     async fn undo_secret(&self, name: &str) {

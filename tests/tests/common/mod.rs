@@ -51,6 +51,16 @@ impl Tenant {
 
     /// A tenant whose API reaches AWS through `endpoint` (a fault proxy, say).
     pub async fn at(endpoint: &str) -> Self {
+        Self::configured(endpoint, |_| {}).await
+    }
+
+    /// A tenant whose API runs with these limits.
+    pub async fn with_limits(limits: schedule_api::Limits) -> Self {
+        Self::configured(&aws().endpoint, |c| c.limits = limits).await
+    }
+
+    /// A tenant whose API's configuration `adjust` changed.
+    pub async fn configured(endpoint: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         log_to_test_output();
         let id = unique_tenant();
         let rule_prefix = format!("{}-", &id[..14]);
@@ -64,6 +74,8 @@ impl Tenant {
             limits: schedule_api::Limits::default(),
             redirect_uris: Vec::new(),
         };
+        let mut config = config;
+        adjust(&mut config);
         let api = aws_api(config, &sdk_config(endpoint).await);
         Self {
             id,
@@ -191,6 +203,8 @@ impl Tenant {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|mut item| item.remove("sk").and_then(|sk| sk.as_s().ok().cloned()))
+            // The tenant's counters and rate windows are bookkeeping, not holdings.
+            .filter(|sk: &String| !sk.starts_with("COUNT#") && !sk.starts_with("RATE#"))
             .collect();
         Holdings {
             rules,

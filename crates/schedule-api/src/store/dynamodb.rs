@@ -9,15 +9,27 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, Select, TransactWriteItem, Update,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 
+use crate::config::Limits;
 use crate::error::StoreError;
-use crate::ports::{ControlStore, IdempotencyRecord, Page, PageRequest, StoredResponse};
+use crate::ports::{
+    ControlStore, IdempotencyRecord, OAuthState, Page, PageRequest, Quota, QuotaExceeded,
+    StoredResponse,
+};
+use adpipe_domain::{Platform, RunId};
 
-/// Counts the schedules that use a connection, so a connection in use cannot be deleted.
+/// Counts the schedules that use a connection, so a connection in use cannot be deleted,
+/// and so the schedules-per-connection limit holds.
 const SCHEDULE_COUNT: &str = "schedule_count";
+/// The attribute of a tenant counter and of a rate window.
+const COUNT: &str = "count";
+const CONNECTIONS: &str = "connections";
+const SCHEDULES: &str = "schedules";
 
 pub struct DynamoControlStore {
     client: Client,
@@ -143,6 +155,105 @@ impl DynamoControlStore {
         }
     }
 
+    /// A tenant's counter of `what` exists: the first time (a tenant from before counters
+    /// were kept), it starts at the number of items the tenant holds.
+    async fn ensure_counter(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        sk_prefix: &str,
+    ) -> Result<(), StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let sk = keys::counter_sk(what);
+        if self.exists(pk.clone(), sk.clone()).await? {
+            return Ok(());
+        }
+        let mut held: i64 = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            held += i64::from(out.count);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("SET #count = :held")
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_values(":held", AttributeValue::N(held.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another request started it meanwhile.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e).into()),
+        }
+    }
+
+    /// `ADD count :delta` on a tenant counter, below `max` when given.
+    fn count_on_tenant(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        delta: i64,
+        max: Option<u32>,
+    ) -> Result<Update, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::counter_sk(what))))
+            .update_expression("ADD #count :delta")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()));
+        if let Some(max) = max {
+            update = update
+                .condition_expression("#count < :max")
+                .expression_attribute_values(":max", AttributeValue::N(max.to_string()));
+        }
+        update
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn update(&self, update: Update) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e).into()),
+        }
+    }
+
     /// After a failed condition, tells a missing item from one that changed or is in use.
     async fn explain(&self, pk: String, sk: String, conflict: &str) -> StoreError {
         match self.exists(pk, sk).await {
@@ -168,6 +279,10 @@ fn condition_cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) ->
             .any(|r| r.code() == Some("ConditionalCheckFailed")),
         _ => false,
     }
+}
+
+fn epoch_millis(t: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N(t.timestamp_millis().to_string())
 }
 
 fn epoch_seconds(t: DateTime<Utc>) -> AttributeValue {
@@ -229,10 +344,10 @@ impl ControlStore for DynamoControlStore {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<(), StoreError> {
+        self.ensure_counter(tenant, CONNECTIONS, keys::CONNECTION_PREFIX)
+            .await?;
         let (pk, sk) = (keys::tenant_pk(tenant), keys::connection_sk(id));
-        let result = self
-            .client
-            .delete_item()
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(pk.clone(), sk.clone())))
             .condition_expression(
@@ -241,14 +356,20 @@ impl ControlStore for DynamoControlStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#count", SCHEDULE_COUNT)
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(self
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writes = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder()
+                .update(self.count_on_tenant(tenant, CONNECTIONS, -1, None)?)
+                .build(),
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactOutcome::ConditionFailed) => Err(self
                 .explain(pk, sk, "connection is used by schedules; delete them first")
                 .await),
-            Err(e) => Err(unavailable(e).into()),
+            Err(TransactOutcome::Failed(e)) => Err(e),
         }
     }
 
@@ -258,9 +379,21 @@ impl ControlStore for DynamoControlStore {
             keys::tenant_pk(&schedule.tenant_id),
             keys::schedule_sk(&schedule.id),
         )?;
+        // The schedule's unit of the connection's count was taken with its quota.
+        let connection_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(&schedule.tenant_id),
+                keys::connection_sk(&schedule.connection_id),
+            )))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writes = vec![
             self.put(item, "attribute_not_exists(pk)")?,
-            self.count_schedule(schedule, 1)?,
+            TransactWriteItem::builder()
+                .condition_check(connection_exists)
+                .build(),
         ];
         match self.transact(writes).await {
             Ok(()) => Ok(()),
@@ -331,8 +464,12 @@ impl ControlStore for DynamoControlStore {
     }
 
     async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        self.ensure_counter(&schedule.tenant_id, SCHEDULES, keys::SCHEDULE_PREFIX)
+            .await?;
         let pk = keys::tenant_pk(&schedule.tenant_id);
+        let uncount = self.count_on_tenant(&schedule.tenant_id, SCHEDULES, -1, None)?;
         let writes = vec![
+            TransactWriteItem::builder().update(uncount).build(),
             self.delete(
                 pk.clone(),
                 keys::schedule_sk(&schedule.id),
@@ -346,6 +483,273 @@ impl ControlStore for DynamoControlStore {
             Err(TransactOutcome::ConditionFailed) => Err(StoreError::NotFound),
             Err(TransactOutcome::Failed(e)) => Err(e),
         }
+    }
+
+    async fn take_quota(
+        &self,
+        tenant: &TenantId,
+        quota: &Quota,
+        limits: &Limits,
+    ) -> Result<Result<(), QuotaExceeded>, StoreError> {
+        match quota {
+            Quota::Connection => {
+                self.ensure_counter(tenant, CONNECTIONS, keys::CONNECTION_PREFIX)
+                    .await?;
+                let max = limits.connections_per_tenant;
+                let update = self.count_on_tenant(tenant, CONNECTIONS, 1, Some(max))?;
+                Ok(if self.update(update).await? {
+                    Ok(())
+                } else {
+                    Err(QuotaExceeded::ConnectionsPerTenant(max))
+                })
+            }
+            Quota::Schedule(connection) => {
+                self.ensure_counter(tenant, SCHEDULES, keys::SCHEDULE_PREFIX)
+                    .await?;
+                let per_tenant = limits.schedules_per_tenant;
+                let per_connection = limits.schedules_per_connection;
+                let on_connection = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(
+                        keys::tenant_pk(tenant),
+                        keys::connection_sk(connection),
+                    )))
+                    .update_expression("ADD #count :one")
+                    .condition_expression(
+                        "attribute_exists(#pk) AND (attribute_not_exists(#count) OR #count < :max)",
+                    )
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#count", SCHEDULE_COUNT)
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .expression_attribute_values(
+                        ":max",
+                        AttributeValue::N(per_connection.to_string()),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                // Two conditional updates, the tenant's unit given back if the connection's
+                // is refused (a transaction would be one more write of the same kind as the
+                // schedule's own, for no gain: either order leaves the counts right).
+                let on_tenant = self.count_on_tenant(tenant, SCHEDULES, 1, Some(per_tenant))?;
+                if !self.update(on_tenant).await? {
+                    return Ok(Err(QuotaExceeded::SchedulesPerTenant(per_tenant)));
+                }
+                let taken = self.update(on_connection).await;
+                if !matches!(taken, Ok(true)) {
+                    self.update(self.count_on_tenant(tenant, SCHEDULES, -1, None)?)
+                        .await?;
+                }
+                if !taken? {
+                    let pk = keys::tenant_pk(tenant);
+                    return if self.exists(pk, keys::connection_sk(connection)).await? {
+                        Ok(Err(QuotaExceeded::SchedulesPerConnection(per_connection)))
+                    } else {
+                        Err(StoreError::NotFound)
+                    };
+                }
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    async fn return_quota(&self, tenant: &TenantId, quota: &Quota) -> Result<(), StoreError> {
+        match quota {
+            Quota::Connection => {
+                self.update(self.count_on_tenant(tenant, CONNECTIONS, -1, None)?)
+                    .await?;
+            }
+            Quota::Schedule(connection) => {
+                self.update(self.count_on_tenant(tenant, SCHEDULES, -1, None)?)
+                    .await?;
+                let on_connection = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(
+                        keys::tenant_pk(tenant),
+                        keys::connection_sk(connection),
+                    )))
+                    .update_expression("ADD #count :minus")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#count", SCHEDULE_COUNT)
+                    .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                self.update(on_connection).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let minute = now.timestamp().div_euclid(60);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(tenant),
+                keys::rate_sk(what, minute),
+            )))
+            .update_expression("ADD #count :one SET #exp = :exp")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(":exp", AttributeValue::N(((minute + 2) * 60).to_string()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.update(update).await
+    }
+
+    async fn claim_run(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+        deadline: DateTime<Utc>,
+    ) -> Result<Result<(), RunId>, StoreError> {
+        use keys::active_run;
+        let (pk, sk) = (
+            keys::runs_pk(tenant, schedule),
+            keys::ACTIVE_RUN_SK.to_owned(),
+        );
+        for _ in 0..2 {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(key(pk.clone(), sk.clone())))
+                .item(active_run::RUN_ID, AttributeValue::S(run.to_string()))
+                .item(active_run::DEADLINE, epoch_millis(deadline))
+                .item(
+                    EXPIRES_AT,
+                    epoch_seconds(deadline + chrono::Duration::days(1)),
+                )
+                .condition_expression("attribute_not_exists(#pk) OR #deadline < :now")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#deadline", active_run::DEADLINE)
+                .expression_attribute_values(":now", epoch_millis(Utc::now()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) if is_condition_failure(&e) => {
+                    let held: Option<serde_json::Value> = self.get(pk.clone(), sk.clone()).await?;
+                    let holder = held
+                        .as_ref()
+                        .and_then(|h| h[active_run::RUN_ID].as_str())
+                        .and_then(|id| id.parse::<RunId>().ok());
+                    match holder {
+                        Some(holder) => return Ok(Err(holder)),
+                        // Released meanwhile: try again.
+                        None => continue,
+                    }
+                }
+                Err(e) => return Err(unavailable(e).into()),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the schedule's active run changed while it was claimed; try again".into(),
+        ))
+    }
+
+    async fn release_run_claim(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+    ) -> Result<(), StoreError> {
+        use keys::active_run;
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::runs_pk(tenant, schedule),
+                keys::ACTIVE_RUN_SK.to_owned(),
+            )))
+            .condition_expression("#run = :run AND attribute_not_exists(#request)")
+            .expression_attribute_names("#run", active_run::RUN_ID)
+            .expression_attribute_names("#request", active_run::REQUEST_ID)
+            .expression_attribute_values(":run", AttributeValue::S(run.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e).into()),
+        }
+    }
+
+    async fn put_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state: &OAuthState,
+    ) -> Result<(), StoreError> {
+        let stored = StoredOAuthState {
+            platform: state.platform,
+            redirect_uri: state.redirect_uri.clone(),
+            code_verifier: state.code_verifier.clone(),
+            expires_at: state.expires_at.timestamp(),
+        };
+        let item = to_item(
+            &stored,
+            keys::tenant_pk(tenant),
+            keys::oauth_state_sk(&state.state_digest),
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        tenant: &TenantId,
+        state_digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(tenant),
+                keys::oauth_state_sk(state_digest),
+            )))
+            .condition_expression("attribute_exists(#pk) AND #exp > :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now", epoch_seconds(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => out.attributes,
+            Err(e) if is_condition_failure(&e) => return Ok(None),
+            Err(e) => return Err(unavailable(e).into()),
+        };
+        let Some(old) = old else { return Ok(None) };
+        let stored: StoredOAuthState = from_item(old)?;
+        Ok(Some(OAuthState {
+            state_digest: state_digest.to_owned(),
+            platform: stored.platform,
+            redirect_uri: stored.redirect_uri,
+            code_verifier: stored.code_verifier,
+            expires_at: Utc
+                .timestamp_opt(stored.expires_at, 0)
+                .single()
+                .unwrap_or_default(),
+        }))
     }
 
     async fn runs(
@@ -431,6 +835,16 @@ impl ControlStore for DynamoControlStore {
             .map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// The stored form of an [`OAuthState`] (its key holds the digest).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredOAuthState {
+    platform: Platform,
+    redirect_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_verifier: Option<String>,
+    expires_at: i64,
 }
 
 /// The stored form of an [`IdempotencyRecord`].
