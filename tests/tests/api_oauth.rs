@@ -44,7 +44,7 @@ async fn tenant_with(endpoint: &str, platforms: &MockServer, app_secret: Option<
         tenant_claim: "tenant_id".into(),
         app_credentials_secret: app_secret,
         limits: schedule_api::Limits::default(),
-        redirect_uris: Vec::new(),
+        redirect_uris: vec![REDIRECT.into(), LOOPBACK.into()],
     };
     let oauth = OAuthConfig {
         facebook_graph_url: format!("{}{GRAPH}", platforms.uri()),
@@ -149,7 +149,19 @@ fn authorize(t: &Tenant, platform: &str, pairs: Query) -> RequestBuilder {
     .query(&pairs)
 }
 
-async fn token(t: &Tenant, platform: &str, body: Value) -> Reply {
+/// The token call; a body without `state` is first started as a sign-in with a fresh one
+/// (authorize-url with the body's redirect URI), as a front end does.
+async fn token(t: &Tenant, platform: &str, mut body: Value) -> Reply {
+    if body.get("state").is_none() {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let state = format!("st-{n}");
+        if let Some(uri) = body["redirect_uri"].as_str() {
+            let pairs = [("redirect_uri", uri), ("state", state.as_str())];
+            t.send(authorize(t, platform, &pairs)).await;
+        }
+        body["state"] = json!(state);
+    }
     t.call(
         "POST",
         &format!("/v1/connections/oauth/{platform}/token"),
@@ -297,7 +309,13 @@ async fn the_google_consent_url_asks_for_offline_access_to_ads_and_youtube_analy
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // PKCE (RFC 7636): a fresh challenge each time, BASE64URL of a SHA-256.
+        let (pairs, pkce): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(k, _)| !k.starts_with("code_challenge"));
         assert_eq!(pairs, expected, "{platform}");
+        assert_eq!(pkce[1], ("code_challenge_method".into(), "S256".into()));
+        assert_eq!(pkce[0].1.len(), 43, "{pkce:?}");
         assert_eq!(
             reply.body["scopes"],
             json!([ADWORDS, YT_ANALYTICS, YOUTUBE_READONLY])
@@ -429,6 +447,9 @@ async fn the_sample_token_event_creates_a_google_ads_connection() {
     let platforms = MockServer::start().await;
     google_answers(&platforms, 200, google_tokens(ADWORDS)).await;
     let t = tenant(&platforms).await;
+    // The sample token call finishes the sign-in the sample authorize-url call starts.
+    let started = send_event(&t, "api/oauth-authorize-url.json").await;
+    assert_eq!(started.status, 200, "{}", started.body);
     let reply = send_event(&t, "api/oauth-token.json").await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["name"], "Acme Search");
@@ -709,8 +730,15 @@ async fn secrets_manager_failing_after_the_exchange_leaves_nothing_half_made() {
     assert_eq!(t.holdings().await, Default::default());
 
     proxy.heal("secretsmanager.CreateSecret");
+    let mut body = google_body("1234567890");
+    body["state"] = json!("before-the-fault");
+    let pairs = [("redirect_uri", REDIRECT), ("state", "before-the-fault")];
+    assert_eq!(
+        t.send(authorize(&t, "google_ads", &pairs)).await.status,
+        200
+    );
     proxy.fail("DynamoDB_20120810.PutItem");
-    let reply = token(&t, "google_ads", google_body("1234567890")).await;
+    let reply = token(&t, "google_ads", body).await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert_eq!(
         proxy.hits("secretsmanager.DeleteSecret"),
@@ -828,6 +856,9 @@ async fn every_bad_input_is_refused_before_the_code_is_spent() {
         ("name too long", ads, with("name", json!("n".repeat(129))), "name"),
         ("credentials too", ads, with("credentials", json!({})), "credentials"),
         ("platform in the body", ads, with("platform", json!(ads)), "platform"),
+        ("no state", ads, with("state", json!(null)), "state"),
+        ("empty state", ads, with("state", json!("")), "state"),
+        ("unlisted redirect_uri", ads, with(uri, json!("https://evil.example.com/cb")), uri),
     ];
     for (name, platform, body, field) in bodies {
         let reply = token(&t, platform, body).await;
@@ -837,7 +868,8 @@ async fn every_bad_input_is_refused_before_the_code_is_spent() {
     // 400 invalid_request naming the parameter, on authorize-url.
     let long = "s".repeat(1025);
     #[rustfmt::skip]
-    let queries: [(&str, &str, Query, &str); 8] = [
+    let queries: [(&str, &str, Query, &str); 9] = [
+        ("unlisted redirect_uri", ads, &[(uri, "https://app.example.com/other"), ("state", "s")], uri),
         ("missing state", ads, &[(uri, REDIRECT)], "state"),
         ("empty state", ads, &[(uri, REDIRECT), ("state", "")], "state"),
         ("state of 1025", yt, &[(uri, REDIRECT), ("state", &long)], "state"),
@@ -950,4 +982,110 @@ async fn no_code_token_or_app_secret_reaches_a_log_line() {
     assert!(log.contains("code exchange failed"), "{log}");
     assert!(log.contains("connection created"), "{log}");
     assert_no_secret(&log).await;
+}
+
+#[tokio::test]
+async fn a_sign_in_is_finished_only_by_the_tenant_that_started_it_and_only_once() {
+    let platforms = MockServer::start().await;
+    google_answers(&platforms, 200, google_tokens(ADWORDS)).await;
+    let a = tenant(&platforms).await;
+    let b = tenant(&platforms).await;
+    let pairs = [("redirect_uri", REDIRECT), ("state", "started-by-a")];
+    assert_eq!(
+        a.send(authorize(&a, "google_ads", &pairs)).await.status,
+        200
+    );
+    let mut body = google_body("1234567890");
+    body["state"] = json!("started-by-a");
+
+    // Tenant B holds A's code and state: refused, and A's sign-in is intact.
+    let stolen = token(&b, "google_ads", body.clone()).await;
+    assert_eq!(stolen.status, 400, "{}", stolen.body);
+    assert_eq!(
+        error_of(&stolen),
+        ("invalid_state".into(), Some("state".into()))
+    );
+    assert!(received(&platforms).await.is_empty(), "no code spent");
+    // Another platform than the one started: refused.
+    let other = token(&a, "youtube", {
+        let mut b = body.clone();
+        b["account_id"] = json!("UC_x5XG1OV2P6uZZ5FSM9Ttw");
+        b
+    })
+    .await;
+    assert_eq!(error_of(&other).0, "invalid_state");
+    // A's own call succeeds once; a replay is refused.
+    let pairs = [("redirect_uri", REDIRECT), ("state", "started-by-a")];
+    assert_eq!(
+        a.send(authorize(&a, "google_ads", &pairs)).await.status,
+        200
+    );
+    let first = token(&a, "google_ads", body.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let replay = token(&a, "google_ads", body).await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert_eq!(error_of(&replay).0, "invalid_state");
+    assert_eq!(received(&platforms).await.len(), 1, "one exchange in all");
+    assert!(b.holdings().await.secrets.is_empty());
+}
+
+#[tokio::test]
+async fn google_sign_ins_use_pkce_s256() {
+    let platforms = MockServer::start().await;
+    google_answers(&platforms, 200, google_tokens(ADWORDS)).await;
+    let t = tenant(&platforms).await;
+    let pairs = [("redirect_uri", REDIRECT), ("state", "pkce")];
+    let reply = t.send(authorize(&t, "google_ads", &pairs)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (_, query) = query_of(reply.body["url"].as_str().unwrap());
+    assert_eq!(param(&query, "code_challenge_method"), Some("S256"));
+    let challenge = param(&query, "code_challenge")
+        .expect("a code_challenge")
+        .to_owned();
+    let mut body = google_body("1234567890");
+    body["state"] = json!("pkce");
+    assert_eq!(token(&t, "google_ads", body).await.status, 201);
+    let (_, form) = &received(&platforms).await[0];
+    let verifier = param(form, "code_verifier").expect("a code_verifier");
+    assert!((43..=128).contains(&verifier.len()), "{verifier}");
+    assert_eq!(schedule_api::signin::pkce_challenge(verifier), challenge);
+    assert!(
+        t.control_item("OAUTH_STATE#pkce").await.is_none(),
+        "the state is stored hashed"
+    );
+
+    // Facebook's Login dialog takes no PKCE parameters here.
+    let reply = t.send(authorize(&t, "facebook", &pairs)).await;
+    let (_, query) = query_of(reply.body["url"].as_str().unwrap());
+    assert_eq!(param(&query, "code_challenge"), None);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_redirect_is_not_followed() {
+    let platforms = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(google_tokens(ADWORDS)))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/token", elsewhere.uri())),
+        )
+        .mount(&platforms)
+        .await;
+    let t = tenant(&platforms).await;
+    let reply = token(&t, "google_ads", google_body("1234567890")).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(t.holdings().await.secrets.is_empty());
 }

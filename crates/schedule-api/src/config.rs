@@ -184,12 +184,20 @@ impl OAuthConfig {
         let env = Env(get);
         let url = |name: &'static str, default: &str| {
             let url = env.or(name, default);
-            if url.starts_with("https://") || url.starts_with("http://") {
+            // http:// only to this machine (local mode, tests): anywhere else the form
+            // carries the client secret in the clear.
+            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|base| {
+                    url.strip_prefix(base)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+                });
+            if url.starts_with("https://") || loopback {
                 Ok(url.trim_end_matches('/').to_owned())
             } else {
                 Err(ConfigError::Malformed {
                     name,
-                    reason: "not an http(s) URL",
+                    reason: "not an https:// URL (http:// only to 127.0.0.1, localhost or [::1])",
                 })
             }
         };
@@ -328,9 +336,16 @@ mod tests {
         assert_eq!(c.facebook_graph_url, "http://127.0.0.1:9/v25.0");
         assert_eq!(c.facebook_version(), Some("v25.0"));
         assert!(!c.loopback_redirects);
-        let err =
-            OAuthConfig::from_lookup(env(&[("GOOGLE_OAUTH_TOKEN_URL", "oauth2")])).unwrap_err();
-        assert!(err.to_string().contains("GOOGLE_OAUTH_TOKEN_URL"));
+        for bad in [
+            "oauth2",
+            "http://oauth2.example.com/token",
+            "http://127.0.0.1.example.com/token",
+            "http://localhostx/token",
+        ] {
+            let err =
+                OAuthConfig::from_lookup(env(&[("GOOGLE_OAUTH_TOKEN_URL", bad)])).unwrap_err();
+            assert!(err.to_string().contains("GOOGLE_OAUTH_TOKEN_URL"), "{bad}");
+        }
     }
 
     #[test]

@@ -75,7 +75,9 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
             request::only_query(req, &["redirect_uri", "state"])?;
             let redirect_uri = request::query_param(req, "redirect_uri")?;
             let state = request::query_param(req, "state")?;
-            ok(api.authorize_url(platform, redirect_uri, state).await?)
+            ok(api
+                .authorize_url(&tenant, platform, redirect_uri, state)
+                .await?)
         }
         Operation::OAuthToken => {
             let platform = signin::platform(id)?;

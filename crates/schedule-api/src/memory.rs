@@ -522,7 +522,13 @@ impl MemoryOAuth {
 
 #[async_trait]
 impl OAuthExchange for MemoryOAuth {
-    async fn google(&self, _: &GoogleApp, _: &str, _: &str) -> Result<Grant, OAuthError> {
+    async fn google(
+        &self,
+        _: &GoogleApp,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<Grant, OAuthError> {
         self.answer(
             "1//memory-refresh",
             crate::signin::requested_scopes(adpipe_domain::Platform::GoogleAds),

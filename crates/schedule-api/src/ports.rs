@@ -311,6 +311,7 @@ pub trait OAuthExchange: Send + Sync {
         app: &GoogleApp,
         code: &str,
         redirect_uri: &str,
+        code_verifier: Option<&str>,
     ) -> Result<Grant, OAuthError>;
     /// Facebook: the code for a short-lived user token, that for a long-lived one, and the
     /// permissions it carries.

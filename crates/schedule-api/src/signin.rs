@@ -6,11 +6,17 @@
 //! failure says so: the client must start the sign-in again.
 
 use adpipe_domain::{FieldError, Platform, TenantId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
 use http::StatusCode;
 use reqwest::Url;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::ports::{AppCredentials, AppSecretError, FacebookApp, GoogleApp, OAuthError};
+use crate::ports::{
+    AppCredentials, AppSecretError, FacebookApp, GoogleApp, OAuthError, OAuthState,
+};
 use crate::service::{Api, NewConnection, secret_value};
 use crate::views::{AuthorizeUrlView, ConnectWithCode, ConnectionView};
 
@@ -25,6 +31,8 @@ pub const ADS_READ: &str = "ads_read";
 const MAX_REDIRECT_URI_BYTES: usize = 2048;
 const MAX_STATE_BYTES: usize = 1024;
 const MAX_CODE_BYTES: usize = 4096;
+/// How long a started sign-in can be finished: the consent screen is a minute's work.
+pub const SIGN_IN_TTL: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What the consent asks for. One Google consent covers Google Ads and YouTube Analytics
 /// (CONTRACT §3; `reports.query` also needs `youtube.readonly`); YouTube's monetary reports
@@ -154,36 +162,42 @@ fn authorization_code(raw: &str) -> Result<&str, FieldError> {
 }
 
 impl Api {
-    /// `GET /v1/connections/oauth/{platform}/authorize-url`.
+    /// `GET /v1/connections/oauth/{platform}/authorize-url`: records the sign-in (its
+    /// `state`, for this tenant and platform, for [`SIGN_IN_TTL`]) and answers the consent URL.
     pub async fn authorize_url(
         &self,
+        tenant: &TenantId,
         platform: Platform,
         redirect_uri: Option<&str>,
         state: Option<&str>,
     ) -> Result<AuthorizeUrlView, ApiError> {
-        let redirect_uri = RedirectUri::parse(
-            redirect_uri.unwrap_or_default(),
-            self.oauth_config.loopback_redirects,
-        )?;
+        let redirect_uri = self.redirect_uri(redirect_uri.unwrap_or_default())?;
         let state = self::state(state)?;
         let apps = self.app_credentials().await?;
         let scopes = requested_scopes(platform);
         let scope = scopes.join(" ");
+        let code_verifier =
+            matches!(platform, Platform::GoogleAds | Platform::Youtube).then(pkce_verifier);
         let url = match platform {
-            Platform::GoogleAds | Platform::Youtube => Url::parse_with_params(
-                GOOGLE_CONSENT_URL,
-                &[
-                    ("client_id", google_app(&apps)?.client_id.as_str()),
-                    ("redirect_uri", redirect_uri.as_str()),
-                    ("response_type", "code"),
-                    ("scope", &scope),
-                    ("access_type", "offline"),
-                    // Google issues a refresh token only on consent: always ask for it.
-                    ("prompt", "consent"),
-                    ("include_granted_scopes", "true"),
-                    ("state", state),
-                ],
-            ),
+            Platform::GoogleAds | Platform::Youtube => {
+                let challenge = pkce_challenge(code_verifier.as_deref().unwrap_or_default());
+                Url::parse_with_params(
+                    GOOGLE_CONSENT_URL,
+                    &[
+                        ("client_id", google_app(&apps)?.client_id.as_str()),
+                        ("redirect_uri", redirect_uri.as_str()),
+                        ("response_type", "code"),
+                        ("scope", &scope),
+                        ("access_type", "offline"),
+                        // Google issues a refresh token only on consent: always ask for it.
+                        ("prompt", "consent"),
+                        ("include_granted_scopes", "true"),
+                        ("state", state),
+                        ("code_challenge", &challenge),
+                        ("code_challenge_method", "S256"),
+                    ],
+                )
+            }
             Platform::Facebook => Url::parse_with_params(
                 &self.facebook_dialog(),
                 &[
@@ -196,6 +210,18 @@ impl Api {
             ),
         };
         let url = url.map_err(|_| ApiError::internal())?;
+        self.store
+            .put_oauth_state(
+                tenant,
+                &OAuthState {
+                    state_digest: state_digest(state),
+                    platform,
+                    redirect_uri: redirect_uri.as_str().to_owned(),
+                    code_verifier,
+                    expires_at: Utc::now() + SIGN_IN_TTL,
+                },
+            )
+            .await?;
         Ok(AuthorizeUrlView {
             url: url.into(),
             scopes: scopes.to_vec(),
@@ -216,13 +242,39 @@ impl Api {
             body.login_customer_id,
         )?;
         let code = authorization_code(&body.code.0)?;
-        let redirect_uri =
-            RedirectUri::parse(&body.redirect_uri, self.oauth_config.loopback_redirects)?;
+        let redirect_uri = self.redirect_uri(&body.redirect_uri)?;
+        let state = self::state(body.state.as_deref())?;
         let apps = self.app_credentials().await?;
+        match platform {
+            Platform::GoogleAds | Platform::Youtube => google_app(&apps).map(|_| ())?,
+            Platform::Facebook => facebook_app(&apps).map(|_| ())?,
+        }
+        // The sign-in is used up from here on: a replay finds nothing.
+        let started = self
+            .store
+            .take_oauth_state(tenant, &state_digest(state), Utc::now())
+            .await?
+            .filter(|s| s.platform == platform)
+            .ok_or_else(|| invalid_state(platform))?;
+        if started.redirect_uri != redirect_uri.as_str() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                "redirect_uri is not the one this sign-in was started with; start the sign-in again",
+            )
+            .with_field("redirect_uri"));
+        }
         let exchanged = match platform {
             Platform::GoogleAds | Platform::Youtube => {
                 let app = google_app(&apps)?;
-                self.oauth.google(app, code, redirect_uri.as_str()).await
+                self.oauth
+                    .google(
+                        app,
+                        code,
+                        redirect_uri.as_str(),
+                        started.code_verifier.as_deref(),
+                    )
+                    .await
             }
             Platform::Facebook => {
                 let app = facebook_app(&apps)?;
@@ -243,6 +295,27 @@ impl Api {
         self.store_connection(tenant, new, &secret_value(platform, &token))
             .await
             .map_err(ApiError::after_spent_code)
+    }
+
+    /// A redirect URI of the right shape that the deployment lists (`OAUTH_REDIRECT_URIS`).
+    fn redirect_uri(&self, raw: &str) -> Result<RedirectUri, FieldError> {
+        let uri = RedirectUri::parse(raw, self.oauth_config.loopback_redirects)?;
+        if self
+            .config
+            .redirect_uris
+            .iter()
+            .any(|listed| listed == uri.as_str())
+        {
+            return Ok(uri);
+        }
+        Err(FieldError::new(
+            "redirect_uri",
+            if self.config.redirect_uris.is_empty() {
+                "this deployment lists no OAuth redirect URIs: an operator must set the stack's RedirectUris parameter"
+            } else {
+                "not one of this deployment's OAuth redirect URIs (the stack's RedirectUris parameter)"
+            },
+        ))
     }
 
     /// `https://www.facebook.com/<version>/dialog/oauth`, the Graph API's version.
@@ -302,6 +375,41 @@ fn facebook_app(apps: &AppCredentials) -> Result<&FacebookApp, ApiError> {
         ));
     }
     Ok(app)
+}
+
+/// SHA-256 (hex) of a `state`: what is stored, so the table never holds the value.
+fn state_digest(state: &str) -> String {
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A PKCE code verifier (RFC 7636 §4.1): 64 characters of `[0-9a-f]`, 244 random bits
+/// (two version-4 UUIDs).
+fn pkce_verifier() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// `code_challenge` for `S256`: BASE64URL(SHA256(verifier)), unpadded (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn invalid_state(platform: Platform) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_state",
+        format!(
+            "state is not a {platform} sign-in this tenant started in the last {} minutes, or it was already used: start the sign-in again with authorize-url",
+            SIGN_IN_TTL.num_minutes()
+        ),
+    )
+    .with_field("state")
 }
 
 /// An operator's fix: names what is missing, never a value.
@@ -400,6 +508,9 @@ mod tests {
             "CONTROL_TABLE" => Some("c".into()),
             "EXTRACTOR_FUNCTION_ARN" => Some("arn:aws:lambda:us-east-1:1:function:x".into()),
             "APP_CREDENTIALS_SECRET" => Some("app".into()),
+            "OAUTH_REDIRECT_URIS" => Some(
+                "https://app.example.com/cb,https://a.example/cb,https://a.example/cb?x=1".into(),
+            ),
             _ => None,
         })
         .unwrap();
@@ -427,7 +538,19 @@ mod tests {
     }
 
     fn google_ads_body() -> Value {
-        json!({"code": "4/0A-code", "redirect_uri": "https://app.example.com/cb", "account_id": "123-456-7890"})
+        json!({"code": "4/0A-code", "redirect_uri": "https://app.example.com/cb", "state": "st-1", "account_id": "123-456-7890"})
+    }
+
+    /// Starts the sign-in `body` finishes (its redirect URI and state), as authorize-url does.
+    async fn start(api: &Api, platform: Platform, body: &Value) {
+        api.authorize_url(
+            &tenant(),
+            platform,
+            body["redirect_uri"].as_str(),
+            body["state"].as_str(),
+        )
+        .await
+        .unwrap();
     }
 
     fn tenant() -> TenantId {
@@ -478,7 +601,7 @@ mod tests {
             ..MemorySecrets::default()
         });
         let err = api
-            .connect_with_code(&tenant(), Platform::Youtube, body(json!({"code": "c", "redirect_uri": "https://a.example/cb", "account_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw"})))
+            .connect_with_code(&tenant(), Platform::Youtube, body(json!({"code": "c", "redirect_uri": "https://a.example/cb", "state": "s", "account_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw"})))
             .await
             .unwrap_err();
         assert_eq!(
@@ -491,13 +614,23 @@ mod tests {
             err.message
         );
         let err = api
-            .authorize_url(Platform::Facebook, Some("https://a.example/cb"), Some("s"))
+            .authorize_url(
+                &tenant(),
+                Platform::Facebook,
+                Some("https://a.example/cb"),
+                Some("s"),
+            )
             .await
             .unwrap_err();
         assert!(err.message.contains("`facebook` app"), "{}", err.message);
         api.config.app_credentials_secret = None;
         let err = api
-            .authorize_url(Platform::GoogleAds, Some("https://a.example/cb"), Some("s"))
+            .authorize_url(
+                &tenant(),
+                Platform::GoogleAds,
+                Some("https://a.example/cb"),
+                Some("s"),
+            )
             .await
             .unwrap_err();
         assert!(err.message.contains("APP_CREDENTIALS_SECRET is not set"));
@@ -516,6 +649,7 @@ mod tests {
                 granted: Some(vec![YT_ANALYTICS.into()]),
             }),
         ]);
+        start(&api, Platform::GoogleAds, &google_ads_body()).await;
         let err = api
             .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
             .await
@@ -524,6 +658,7 @@ mod tests {
             (err.code, err.field.as_deref()),
             ("consent_required", Some("code"))
         );
+        start(&api, Platform::GoogleAds, &google_ads_body()).await;
         let err = api
             .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
             .await
@@ -553,6 +688,7 @@ mod tests {
         let mut b = google_ads_body();
         b["login_customer_id"] = json!("999-888-7777");
         b["name"] = json!("  Acme  ");
+        start(&api, Platform::GoogleAds, &b).await;
         let view = api
             .connect_with_code(&tenant(), Platform::GoogleAds, body(b))
             .await
@@ -573,6 +709,7 @@ mod tests {
         let (api, _) = api(vec![]);
         let view = api
             .authorize_url(
+                &tenant(),
                 Platform::Facebook,
                 Some("https://a.example/cb?x=1"),
                 Some("s t"),
@@ -584,6 +721,98 @@ mod tests {
             "https://www.facebook.com/v26.0/dialog/oauth?client_id=fid&redirect_uri=https%3A%2F%2Fa.example%2Fcb%3Fx%3D1&state=s+t&scope=ads_read&response_type=code"
         );
         assert_eq!(view.scopes, [ADS_READ]);
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_only_with_a_state_this_tenant_started_once() {
+        let (api, exchanges) = api(vec![]);
+        let other: TenantId = "other".parse().unwrap();
+        // Never started; started by another tenant; for another platform.
+        let err = api
+            .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            ("invalid_state", Some("state"))
+        );
+        api.authorize_url(
+            &other,
+            Platform::GoogleAds,
+            Some("https://app.example.com/cb"),
+            Some("st-1"),
+        )
+        .await
+        .unwrap();
+        let err = api
+            .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "invalid_state");
+        start(&api, Platform::Youtube, &google_ads_body()).await;
+        let err = api
+            .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "invalid_state");
+        assert_eq!(exchanges.load(Ordering::SeqCst), 0);
+        // Started here: redeemed once, a replay is refused.
+        start(&api, Platform::GoogleAds, &google_ads_body()).await;
+        api.connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
+            .await
+            .unwrap();
+        let err = api
+            .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "invalid_state");
+        assert_eq!(exchanges.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn only_listed_redirect_uris_are_accepted() {
+        let (mut api, _) = api(vec![]);
+        let err = api
+            .authorize_url(
+                &tenant(),
+                Platform::Facebook,
+                Some("https://evil.example/cb"),
+                Some("s"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("redirect_uri"));
+        assert!(err.message.contains("RedirectUris"), "{}", err.message);
+        api.config.redirect_uris.clear();
+        let err = api
+            .authorize_url(
+                &tenant(),
+                Platform::Facebook,
+                Some("https://a.example/cb"),
+                Some("s"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.contains("lists no OAuth redirect URIs"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_pkce_challenge_is_rfc_7636s() {
+        // RFC 7636 Appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        let v = pkce_verifier();
+        assert!(
+            v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{v}"
+        );
+        assert_ne!(v, pkce_verifier());
     }
 
     #[test]

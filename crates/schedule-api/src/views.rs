@@ -35,6 +35,9 @@ impl std::fmt::Debug for Credentials {
 pub struct ConnectWithCode {
     pub code: AuthorizationCode,
     pub redirect_uri: String,
+    /// The `state` the sign-in was started with (authorize-url): binds the code to the
+    /// tenant that started it.
+    pub state: Option<String>,
     pub account_id: String,
     pub name: Option<String>,
     pub login_customer_id: Option<String>,

@@ -203,8 +203,12 @@ impl Tenant {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|mut item| item.remove("sk").and_then(|sk| sk.as_s().ok().cloned()))
-            // The tenant's counters and rate windows are bookkeeping, not holdings.
-            .filter(|sk: &String| !sk.starts_with("COUNT#") && !sk.starts_with("RATE#"))
+            // Counters, rate windows and started sign-ins (10 minutes) are bookkeeping.
+            .filter(|sk: &String| {
+                !["COUNT#", "RATE#", "OAUTH_STATE#"]
+                    .iter()
+                    .any(|prefix| sk.starts_with(prefix))
+            })
             .collect();
         Holdings {
             rules,

@@ -24,20 +24,30 @@ struct Refusal {
     error_description: Option<String>,
 }
 
+/// What one code exchange sends besides the app.
+pub(super) struct Exchange<'a> {
+    pub code: &'a str,
+    pub redirect_uri: &'a str,
+    /// PKCE (RFC 7636): the verifier of the consent URL's `code_challenge`.
+    pub code_verifier: Option<&'a str>,
+}
+
 pub(super) async fn exchange(
     call: &Call<'_>,
     token_url: &str,
     app: &GoogleApp,
-    code: &str,
-    redirect_uri: &str,
+    request: &Exchange<'_>,
 ) -> Result<Grant, OAuthError> {
-    let form = [
+    let mut form = vec![
         ("grant_type", "authorization_code"),
-        ("code", code),
+        ("code", request.code),
         ("client_id", app.client_id.as_str()),
         ("client_secret", app.client_secret.as_str()),
-        ("redirect_uri", redirect_uri),
+        ("redirect_uri", request.redirect_uri),
     ];
+    if let Some(verifier) = request.code_verifier {
+        form.push(("code_verifier", verifier));
+    }
     let request = call.client.post(token_url).form(&form);
     let (status, body) = call.send("code exchange", request).await?;
     if !status.is_success() {

@@ -49,6 +49,8 @@ impl HttpOAuth {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("adpipe-schedule-api/", env!("CARGO_PKG_VERSION")))
+            // A redirect would re-send the form (code, client secret) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 DependencyError::new(dependency, format!("HTTP client: {}", e.without_url()))
@@ -64,9 +66,15 @@ impl OAuthExchange for HttpOAuth {
         app: &GoogleApp,
         code: &str,
         redirect_uri: &str,
+        code_verifier: Option<&str>,
     ) -> Result<Grant, OAuthError> {
         let call = Call::new(self.client(google::DEPENDENCY)?, google::DEPENDENCY);
-        google::exchange(&call, &self.google_token_url, app, code, redirect_uri).await
+        let request = google::Exchange {
+            code,
+            redirect_uri,
+            code_verifier,
+        };
+        google::exchange(&call, &self.google_token_url, app, &request).await
     }
 
     async fn facebook(
