@@ -6,6 +6,12 @@
 //! It refuses to start inside Lambda and listens on 127.0.0.1 only, so it can never
 //! bypass real authentication. Being local, it also admits OAuth redirect URIs on
 //! `http://localhost` / `127.0.0.1`, which the deployed API refuses.
+//!
+//! A listener on loopback is still reachable from a browser on the same machine: a page
+//! on any site can send it requests (CSRF), and a name that resolves to 127.0.0.1 can
+//! reach it as its own origin (DNS rebinding). So a request must name a loopback `Host`,
+//! and a browser's request must come from the API's own origin (`Origin`,
+//! `Sec-Fetch-Site`); anything else is refused with 403 before it reaches the handler.
 
 use std::net::SocketAddr;
 
@@ -76,6 +82,16 @@ async fn serve(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, BoxError> {
     let (parts, body) = req.into_parts();
+    if let Some((code, message)) = refusal(&parts.headers) {
+        let body = json!({"error": {"code": code, "message": message}}).to_string();
+        let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = http::StatusCode::FORBIDDEN;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        return Ok(response);
+    }
     // Read one byte past the limit, so the handler sees an oversized body and answers 413.
     let bytes = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -89,6 +105,54 @@ async fn serve(
         parts,
         Full::new(Bytes::copy_from_slice(body.as_ref())),
     ))
+}
+
+/// Why a request may not reach the local API: a `Host` that is not loopback (DNS
+/// rebinding), or a cross-origin browser request (CSRF). `None`: it may.
+fn refusal(headers: &http::HeaderMap) -> Option<(&'static str, &'static str)> {
+    let text = |name: http::header::HeaderName| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => v.to_str().ok(),
+            _ => None,
+        }
+    };
+    let Some(host) = text(http::header::HOST).filter(|h| loopback_authority(h)) else {
+        return Some((
+            "forbidden_host",
+            "the local API answers only requests to localhost, 127.0.0.1 or [::1]",
+        ));
+    };
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(host));
+        if !same {
+            return Some((
+                "cross_origin",
+                "the local API refuses cross-origin requests: call it from a script or a server, not from a web page of another origin",
+            ));
+        }
+    }
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    cross_site.then_some((
+        "cross_origin",
+        "the local API refuses cross-origin requests: call it from a script or a server, not from a web page of another origin",
+    ))
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with an optional port.
+fn loopback_authority(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]"
 }
 
 /// The HTTP API (payload format 2.0) event API Gateway would send for this request.
@@ -153,4 +217,81 @@ fn uuid_like() -> String {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn only_loopback_hosts_and_same_origin_requests_pass() {
+        for ok in [
+            vec![("host", "localhost:8787")],
+            vec![("host", "127.0.0.1:8787")],
+            vec![("host", "[::1]:8787")],
+            vec![("host", "LOCALHOST")],
+            vec![
+                ("host", "127.0.0.1:8787"),
+                ("origin", "http://127.0.0.1:8787"),
+            ],
+            vec![
+                ("host", "localhost:8787"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert_eq!(refusal(&headers(&ok)), None, "{ok:?}");
+        }
+        for (bad, code) in [
+            (vec![], "forbidden_host"),
+            (vec![("host", "evil.example")], "forbidden_host"),
+            (
+                vec![("host", "127.0.0.1.evil.example:8787")],
+                "forbidden_host",
+            ),
+            (
+                vec![("host", "localhost:8787"), ("host", "evil.example")],
+                "forbidden_host",
+            ),
+            (vec![("host", "[::1]x")], "forbidden_host"),
+            (
+                vec![
+                    ("host", "localhost:8787"),
+                    ("origin", "https://evil.example"),
+                ],
+                "cross_origin",
+            ),
+            (
+                vec![
+                    ("host", "localhost:8787"),
+                    ("origin", "http://localhost:3000"),
+                ],
+                "cross_origin",
+            ),
+            (
+                vec![("host", "localhost:8787"), ("origin", "null")],
+                "cross_origin",
+            ),
+            (
+                vec![("host", "localhost:8787"), ("sec-fetch-site", "cross-site")],
+                "cross_origin",
+            ),
+            (
+                vec![("host", "localhost:8787"), ("sec-fetch-site", "same-site")],
+                "cross_origin",
+            ),
+        ] {
+            assert_eq!(refusal(&headers(&bad)).map(|r| r.0), Some(code), "{bad:?}");
+        }
+    }
 }
