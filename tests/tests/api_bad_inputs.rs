@@ -215,6 +215,17 @@ async fn every_bad_input_answers_its_documented_error_and_leaves_nothing_behind(
             Some("credentials.access_token"),
         ),
         case(
+            "name with a zero-width space",
+            post(
+                &t,
+                conns,
+                json!({"platform": "facebook", "account_id": "act_1", "name": "Main\u{200B}", "credentials": {"access_token": "x"}}),
+            ),
+            400,
+            "invalid_request",
+            Some("name"),
+        ),
+        case(
             "name too long",
             post(
                 &t,
@@ -384,6 +395,28 @@ async fn every_bad_input_answers_its_documented_error_and_leaves_nothing_behind(
                 &t,
                 scheds,
                 json!({"connection_id": c, "schedule_expression": "rate(1 day)", "description": "d".repeat(513)}),
+            ),
+            400,
+            "invalid_request",
+            Some("description"),
+        ),
+        case(
+            "description with a right-to-left override",
+            post(
+                &t,
+                scheds,
+                json!({"connection_id": c, "schedule_expression": "rate(1 day)", "description": "daily \u{202E}sda"}),
+            ),
+            400,
+            "invalid_request",
+            Some("description"),
+        ),
+        case(
+            "description with a line separator",
+            post(
+                &t,
+                scheds,
+                json!({"connection_id": c, "schedule_expression": "rate(1 day)", "description": "a\u{2028}b"}),
             ),
             400,
             "invalid_request",

@@ -18,6 +18,20 @@ pub mod window;
 
 pub use error::FieldError;
 
+/// Whether `c` is invisible text that changes how text around it reads: Unicode general
+/// categories Cf (format: bidi overrides and isolates, zero-width characters, the BOM),
+/// Zl and Zp (U+2028, U+2029). Names and descriptions refuse them, as they refuse control
+/// characters (Cc): shown in a dashboard, they can make one schedule look like another.
+pub fn is_invisible_format(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 /// Lowercase hex of `bytes`, as digests and proofs are written (one allocation: it runs
 /// once per staged row).
 pub fn hex(bytes: &[u8]) -> String {
@@ -45,5 +59,25 @@ mod tests {
     fn hex_writes_two_lowercase_digits_a_byte() {
         assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(super::hex(&[]), "");
+    }
+
+    #[test]
+    fn format_and_separator_characters_are_told_from_visible_text() {
+        for c in [
+            '\u{202E}',
+            '\u{2066}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{FEFF}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{00AD}',
+            '\u{E0041}',
+        ] {
+            assert!(super::is_invisible_format(c), "{:?}", c);
+        }
+        for c in ['a', 'é', ' ', '日', '😀', '-', '\u{00A0}'] {
+            assert!(!super::is_invisible_format(c), "{:?}", c);
+        }
     }
 }

@@ -590,6 +590,18 @@ fn optional_text(
     if text.chars().any(char::is_control) {
         return Err(FieldError::new(field, "control characters are not allowed"));
     }
+    if let Some(c) = text
+        .chars()
+        .find(|c| adpipe_domain::is_invisible_format(*c))
+    {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "invisible format or separator characters are not allowed (U+{:04X}: bidi overrides, zero-width characters, line and paragraph separators)",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(Some(text))
 }
 

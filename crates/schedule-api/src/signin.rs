@@ -379,10 +379,7 @@ fn facebook_app(apps: &AppCredentials) -> Result<&FacebookApp, ApiError> {
 
 /// SHA-256 (hex) of a `state`: what is stored, so the table never holds the value.
 fn state_digest(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    adpipe_domain::hex(&Sha256::digest(state.as_bytes()))
 }
 
 /// A PKCE code verifier (RFC 7636 §4.1): 64 characters of `[0-9a-f]`, 244 random bits
