@@ -1089,3 +1089,34 @@ async fn a_token_endpoint_redirect_is_not_followed() {
     );
     assert!(t.holdings().await.secrets.is_empty());
 }
+
+#[tokio::test]
+async fn a_malformed_app_secret_is_named_without_its_values_in_answers_and_logs() {
+    const CANARY: &str = "CANARY-pasted-client-secret-5d02";
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("trace")
+        .json()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let platforms = MockServer::start().await;
+    // An operator pasted the client secret where the `google` object belongs.
+    let secret =
+        app_secret(json!({"google": CANARY, "facebook": {"app_id": "1", "app_secret": "s"}})).await;
+    let t = tenant_with(&aws().endpoint, &platforms, Some(secret)).await;
+    let pairs = [("redirect_uri", REDIRECT), ("state", "s")];
+    let reply = t.send(authorize(&t, "google_ads", &pairs)).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(error_of(&reply).0, "oauth_not_configured");
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`google`"), "{message}");
+    let reply = token(&t, "google_ads", google_body("1234567890")).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).expect("UTF-8");
+    assert!(log.contains("OAuth sign-in is not configured"), "{log}");
+    for text in [reply.body.to_string(), log] {
+        assert!(!text.contains(CANARY), "the canary leaked: {text}");
+    }
+}

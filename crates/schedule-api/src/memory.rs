@@ -469,7 +469,7 @@ impl SecretStore for MemorySecrets {
     async fn app_credentials(&self, _id: &str) -> Result<AppCredentials, AppSecretError> {
         self.app
             .clone()
-            .ok_or(AppSecretError::Unusable("the secret does not exist"))
+            .ok_or_else(|| AppSecretError::Unusable("the secret does not exist".into()))
     }
 }
 

@@ -261,7 +261,7 @@ pub enum AppSecretError {
     /// The secret does not exist or is not the JSON of CONTRACT §2: an operator's fix. The
     /// reason names the secret's fields, never their values.
     #[error("app credentials secret: {0}")]
-    Unusable(&'static str),
+    Unusable(String),
 }
 
 /// What an authorization code was exchanged for. `Debug` shows no token.

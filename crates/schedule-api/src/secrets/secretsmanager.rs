@@ -47,7 +47,7 @@ impl SecretsManagerStore {
                 if e.as_service_error().and_then(|s| s.code())
                     == Some("ResourceNotFoundException") =>
             {
-                return Err(AppSecretError::Unusable("the secret does not exist"));
+                return Err(AppSecretError::Unusable("the secret does not exist".into()));
             }
             Err(e) => {
                 return Err(
@@ -57,14 +57,30 @@ impl SecretsManagerStore {
         };
         let text = out
             .secret_string()
-            .ok_or(AppSecretError::Unusable("the secret holds no SecretString"))?;
-        // serde's message could quote a value: only say that the shape is wrong.
-        serde_json::from_str(text).map_err(|_| {
-            AppSecretError::Unusable(
-                "the secret is not a JSON object of `google` and `facebook` apps",
-            )
-        })
+            .ok_or_else(|| AppSecretError::Unusable("the secret holds no SecretString".into()))?;
+        parse_app_credentials(text).map_err(AppSecretError::Unusable)
     }
+}
+
+/// The app credentials JSON. serde's messages quote the value they could not read (a
+/// pasted client secret, say), so a failure says only where and of which kind.
+pub fn parse_app_credentials(text: &str) -> Result<AppCredentials, String> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let kind = match e.inner().classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                return "the secret is not JSON (a syntax error)".to_owned();
+            }
+            serde_json::error::Category::Io => "could not be read",
+            serde_json::error::Category::Data => "has the wrong type or a missing field",
+        };
+        if path == "." {
+            format!("the secret {kind}: it must be a JSON object of `google` and `facebook` apps")
+        } else {
+            format!("the value at `{path}` {kind} (the field names of each app are in the README)")
+        }
+    })
 }
 
 #[async_trait]
@@ -123,5 +139,35 @@ impl SecretStore for SecretsManagerStore {
         *self.app.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((id.to_owned(), Instant::now(), app.clone()));
         Ok(app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "CANARY-pasted-secret-8c1f";
+
+    #[test]
+    fn a_malformed_app_secret_is_described_by_its_path_never_its_values() {
+        for (text, path) in [
+            (format!(r#"{{"google": "{CANARY}"}}"#), Some("`google`")),
+            (
+                format!(r#"{{"google": {{"client_id": 5, "client_secret": "{CANARY}"}}}}"#),
+                Some("`google.client_id`"),
+            ),
+            (
+                format!(r#"{{"facebook": {{"app_id": ["{CANARY}"]}}}}"#),
+                Some("`facebook.app_id`"),
+            ),
+            (format!(r#""{CANARY}""#), None),
+            (format!(r#"{{"google": {{"client_secret": "{CANARY}"#), None),
+        ] {
+            let err = parse_app_credentials(&text).err().expect(&text);
+            assert!(!err.contains(CANARY), "{err}");
+            if let Some(path) = path {
+                assert!(err.contains(path), "{path} not in {err}");
+            }
+        }
     }
 }
