@@ -163,7 +163,7 @@ mod tests {
             (format!(r#""{CANARY}""#), None),
             (format!(r#"{{"google": {{"client_secret": "{CANARY}"#), None),
         ] {
-            let err = parse_app_credentials(&text).err().expect(&text);
+            let err = parse_app_credentials(&text).expect_err(&text);
             assert!(!err.contains(CANARY), "{err}");
             if let Some(path) = path {
                 assert!(err.contains(path), "{path} not in {err}");
