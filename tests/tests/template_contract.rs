@@ -3,6 +3,7 @@
 
 use adpipe_testkit::template;
 use serde_yaml::Value;
+use std::collections::BTreeSet;
 
 fn resource(name: &str) -> &'static Value {
     let r = &template()["Resources"][name];
@@ -108,7 +109,11 @@ fn exactly_one_permission_lets_eventbridge_invoke_the_extractor() {
         "one prefix-wide permission, never one per schedule"
     );
     let source = serde_yaml::to_string(&permissions[0]["Properties"]["SourceArn"]).unwrap();
-    assert!(source.contains("rule/${RulePrefix}*"), "{source}");
+    assert!(source.contains("rule/${Prefix}*"), "{source}");
+    assert!(
+        source.contains("${AWS::StackName}."),
+        "an empty RulePrefix derives the stack's own: {source}"
+    );
 }
 
 #[test]
@@ -170,4 +175,130 @@ fn the_glue_table_declares_exactly_the_columns_the_parquet_files_hold() {
         "{template}"
     );
     assert!(template.contains(stream_to_s3::PREFIX));
+}
+
+/// The SDK operations a crate calls, as IAM actions: every `.operation()` builder call in
+/// its sources (and in `crates/dynamodb`, whose `get` both control-plane crates use), the
+/// parts of a `TransactWriteItems` (authorised item by item), and the tagging a create
+/// with tags needs.
+fn actions_called(krate: &str) -> BTreeSet<String> {
+    const OPERATIONS: &[(&str, &str)] = &[
+        ("get_item", "dynamodb:GetItem"),
+        ("put_item", "dynamodb:PutItem"),
+        ("update_item", "dynamodb:UpdateItem"),
+        ("delete_item", "dynamodb:DeleteItem"),
+        ("query", "dynamodb:Query"),
+        ("scan", "dynamodb:Scan"),
+        ("batch_get_item", "dynamodb:BatchGetItem"),
+        ("batch_write_item", "dynamodb:BatchWriteItem"),
+        ("put_rule", "events:PutRule"),
+        ("delete_rule", "events:DeleteRule"),
+        ("describe_rule", "events:DescribeRule"),
+        ("enable_rule", "events:EnableRule"),
+        ("disable_rule", "events:DisableRule"),
+        ("put_targets", "events:PutTargets"),
+        ("remove_targets", "events:RemoveTargets"),
+        ("list_targets_by_rule", "events:ListTargetsByRule"),
+        ("create_secret", "secretsmanager:CreateSecret"),
+        ("delete_secret", "secretsmanager:DeleteSecret"),
+        ("describe_secret", "secretsmanager:DescribeSecret"),
+        ("put_secret_value", "secretsmanager:PutSecretValue"),
+        ("update_secret", "secretsmanager:UpdateSecret"),
+        ("get_secret_value", "secretsmanager:GetSecretValue"),
+        ("invoke", "lambda:InvokeFunction"),
+    ];
+    const TRANSACTION_PARTS: &[(&str, &str)] = &[
+        ("Put::builder()", "dynamodb:PutItem"),
+        ("Update::builder()", "dynamodb:UpdateItem"),
+        ("Delete::builder()", "dynamodb:DeleteItem"),
+        ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut sources = String::new();
+    let mut stack = vec![root.join("crates").join(krate).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut actions = BTreeSet::new();
+    for (op, action) in OPERATIONS {
+        if sources.contains(&format!(".{op}()")) {
+            actions.insert((*action).to_owned());
+        }
+    }
+    if sources.contains("adpipe_dynamodb::get(") {
+        actions.insert("dynamodb:GetItem".to_owned());
+    }
+    if sources.contains(".transact_write_items()") {
+        for (part, action) in TRANSACTION_PARTS {
+            if sources.contains(part) {
+                actions.insert((*action).to_owned());
+            }
+        }
+    }
+    for (create, tag) in [
+        ("events:PutRule", "events:TagResource"),
+        ("secretsmanager:CreateSecret", "secretsmanager:TagResource"),
+    ] {
+        if actions.contains(create) && sources.contains(".tags(") {
+            actions.insert(tag.to_owned());
+        }
+    }
+    actions
+}
+
+/// The actions of `services` a function's inline policy statements grant.
+fn actions_granted(function: &str, services: &[&str]) -> BTreeSet<String> {
+    let mut granted = BTreeSet::new();
+    let mut visit = vec![&resource(function)["Properties"]["Policies"]];
+    while let Some(node) = visit.pop() {
+        match node {
+            Value::Mapping(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        (Some("Action"), Value::String(a)) => {
+                            granted.insert(a.clone());
+                        }
+                        (Some("Action"), Value::Sequence(list)) => {
+                            granted
+                                .extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
+                        }
+                        _ => visit.push(v),
+                    }
+                }
+            }
+            Value::Sequence(list) => visit.extend(list),
+            Value::Tagged(t) => visit.push(&t.value),
+            _ => {}
+        }
+    }
+    granted.retain(|a| services.iter().any(|s| a.starts_with(&format!("{s}:"))));
+    granted
+}
+
+#[test]
+fn each_function_may_call_exactly_the_control_plane_operations_its_code_calls() {
+    let services = ["dynamodb", "events", "secretsmanager", "lambda"];
+    for (function, krate) in [
+        ("ScheduleApiFunction", "schedule-api"),
+        ("ExtractorFunction", "extractor"),
+    ] {
+        let policies =
+            serde_yaml::to_string(&resource(function)["Properties"]["Policies"]).unwrap();
+        assert!(
+            !policies.contains("DynamoDBCrudPolicy"),
+            "{function}: a CRUD policy template grants Scan and more than the code calls"
+        );
+        assert_eq!(
+            actions_granted(function, &services),
+            actions_called(krate),
+            "{function}: the granted actions (left) differ from the ones crates/{krate} calls (right)"
+        );
+    }
 }
