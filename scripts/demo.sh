@@ -89,9 +89,6 @@ say "POST /v1/schedules with a too-frequent expression (refused by adpipe; moto 
 curl -sS -X POST "$api/v1/schedules" -H 'content-type: application/json' \
   -d "{\"connection_id\": \"$connection_id\", \"schedule_expression\": \"cron(0/2 * * * ? *)\"}" | pretty
 
-say "POST /v1/schedules/$schedule_id/runs (run now: an asynchronous invoke of the extractor)"
-curl -sS -X POST "$api/v1/schedules/$schedule_id/runs" | pretty
-
 say "the EventBridge rule and target moto now holds"
 "$bin/adpipe-local-aws" show-rule "$rule_name"
 
@@ -108,6 +105,13 @@ say "firing the rule again: the same window, unchanged, writes nothing"
 "$bin/adpipe-local-aws" fire-rule "$rule_name" >"$work/scheduled-event-2.json"
 "$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-2.json" 2>>"$work/extractor.log" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
+
+# After the scheduled firings: a run-now holds the schedule's one-run lease until the
+# extractor takes it, and a firing meanwhile would be acknowledged without a run.
+say "POST /v1/schedules/$schedule_id/runs (run now: an asynchronous invoke of the extractor)"
+curl -sS -X POST "$api/v1/schedules/$schedule_id/runs" | pretty
+say "run now again while that run is queued: 409 run_in_progress, naming it"
+curl -sS -X POST "$api/v1/schedules/$schedule_id/runs" | pretty
 
 # One connection and schedule of another platform; fires its rule into the extractor and
 # prints the run. Arguments: platform, connection body, schedule report JSON, description.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use extractor::connectors::Connectors;
 use extractor::ports::{Connector, ConnectorError, Job, RunStore, StartRefused};
-use extractor::{Config, Extractor, Outcome, aws_extractor};
+use extractor::{Config, Extractor, Invocation, Outcome, aws_extractor};
 use serde_json::{Value, json};
 
 use crate::common::{Tenant, campaign_row, event};
@@ -108,8 +108,23 @@ fn scheduled(tenant: &str, schedule_id: &str, time: &str, event_id: &str) -> Ext
     serde_json::from_value(e).expect("a scheduled event")
 }
 
-fn later() -> DateTime<Utc> {
-    Utc::now() + Duration::minutes(15)
+/// A fresh invocation (its own request id) with 15 minutes to run.
+fn later() -> Invocation {
+    invocation_until(Utc::now() + Duration::minutes(15))
+}
+
+/// A fresh invocation (its own request id) that Lambda stops at `deadline`.
+fn invocation_until(deadline: DateTime<Utc>) -> Invocation {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    Invocation {
+        request_id: format!(
+            "req-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ),
+        deadline,
+    }
 }
 
 fn finished(outcome: Outcome) -> adpipe_domain::Run {
@@ -135,7 +150,7 @@ async fn a_platform_without_a_connector_records_a_failed_run_the_api_lists() {
     let (t, sid) = setup("youtube", json!({"schedule_expression": "rate(1 day)"})).await;
     let extractor = extractor_with(Connectors::default()).await;
     let event = scheduled(&t.id, &sid, "2026-11-27T06:00:00Z", "ev-1");
-    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    let run = finished(extractor.handle(&event, &later()).await.unwrap());
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(
         run.error.as_deref(),
@@ -168,7 +183,7 @@ async fn the_first_run_reads_the_backfill_and_later_runs_the_lookback_from_the_c
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-03-11T06:00:00Z", "ev-a"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -187,7 +202,7 @@ async fn the_first_run_reads_the_backfill_and_later_runs_the_lookback_from_the_c
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-03-12T06:00:00Z", "ev-b"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -238,10 +253,10 @@ async fn a_redelivered_event_of_a_succeeded_run_is_acknowledged_without_a_second
     let extractor = facebook_extractor(&connector).await;
     let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-same");
     assert_eq!(
-        finished(extractor.handle(&event, later()).await.unwrap()).status,
+        finished(extractor.handle(&event, &later()).await.unwrap()).status,
         RunStatus::Succeeded
     );
-    let again = extractor.handle(&event, later()).await.unwrap();
+    let again = extractor.handle(&event, &later()).await.unwrap();
     assert!(matches!(again, Outcome::Acknowledged { .. }), "{again:?}");
     assert_eq!(connector.asked.lock().unwrap().len(), 1);
     let runs = t
@@ -263,7 +278,7 @@ async fn an_event_for_a_deleted_schedule_is_acknowledged() {
     let outcome = extractor
         .handle(
             &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-x"),
-            later(),
+            &later(),
         )
         .await
         .unwrap();
@@ -285,7 +300,12 @@ async fn a_run_out_of_time_fails_with_deadline_and_keeps_the_cursor() {
     let connector = std::sync::Arc::new(ScriptedConnector::default());
     let extractor = facebook_extractor(&connector).await;
     let event = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-late");
-    let run = finished(extractor.handle(&event, Utc::now()).await.unwrap());
+    let run = finished(
+        extractor
+            .handle(&event, &invocation_until(Utc::now()))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (run.status, run.error.as_deref(), run.rows_written),
         (RunStatus::Failed, Some("deadline"), 0)
@@ -293,7 +313,7 @@ async fn a_run_out_of_time_fails_with_deadline_and_keeps_the_cursor() {
     assert!(connector.asked.lock().unwrap().is_empty());
 
     // The same event, retried with time to spare, resumes the failed run and completes it.
-    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    let run = finished(extractor.handle(&event, &later()).await.unwrap());
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!(run.rows_written, 30);
 }
@@ -311,7 +331,7 @@ async fn an_auth_failure_marks_the_connection_for_reauthorisation() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-auth"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -344,7 +364,7 @@ async fn the_manual_event_of_run_now_parses_and_runs() {
     let run = finished(
         extractor_with(Connectors::default())
             .await
-            .handle(&event, later())
+            .handle(&event, &later())
             .await
             .unwrap(),
     );
@@ -403,7 +423,7 @@ async fn a_run_left_running_by_a_dead_process_is_started_again_by_its_redelivery
 
     let connector = std::sync::Arc::new(ScriptedConnector::default());
     let extractor = facebook_extractor(&connector).await;
-    let run = finished(extractor.handle(&event, later()).await.unwrap());
+    let run = finished(extractor.handle(&event, &later()).await.unwrap());
     assert_eq!(run.status, RunStatus::Succeeded);
 
     // Even long after, a succeeded run is never started again.
@@ -440,7 +460,7 @@ async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-03-11T03:00:00Z", "ev-tz"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -473,7 +493,7 @@ async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-03-12T03:00:00Z", "ev-tz-2"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -486,7 +506,7 @@ async fn the_accounts_time_zone_is_learned_once_and_ends_the_window_there() {
 }
 
 #[tokio::test]
-async fn a_connection_whose_secret_is_gone_fails_its_run_naming_the_secret() {
+async fn a_connection_whose_secret_is_gone_fails_its_run_with_a_generic_error_naming_no_resource() {
     let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)"})).await;
     let schedule = t
         .call("GET", &format!("/v1/schedules/{sid}"), None)
@@ -514,15 +534,31 @@ async fn a_connection_whose_secret_is_gone_fails_its_run_naming_the_secret() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-03-11T06:00:00Z", "ev-nosecret"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
     );
     assert_eq!(run.status, RunStatus::Failed);
+    // The tenant reads run records: a generic message naming the run, whose log has the
+    // SDK's detail; never the secret's name, an ARN, the account or a token.
     let error = run.error.unwrap();
-    assert!(error.starts_with("credentials: Secrets Manager"), "{error}");
-    assert!(!error.contains("EAAB-test-token"));
+    assert_eq!(
+        error,
+        format!(
+            "internal error: the extractor could not read the connection's credentials (see the function's log, run {})",
+            run.run_id
+        )
+    );
+    for leak in [
+        secret.as_str(),
+        "arn:",
+        "123456789012",
+        "EAAB-test-token",
+        &aws().control_table,
+    ] {
+        assert!(!error.contains(leak), "{leak} in {error}");
+    }
 }
 
 #[tokio::test]
@@ -535,7 +571,7 @@ async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_record
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-04-06T06:00:00Z", "ev-1"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -549,7 +585,7 @@ async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_record
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-04-07T06:00:00Z", "ev-2"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -627,7 +663,7 @@ async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or
                         "2026-06-01T06:00:00Z",
                         &format!("ev-{attempt}"),
                     ),
-                    later(),
+                    &later(),
                 )
                 .await
                 .unwrap(),
@@ -671,7 +707,7 @@ async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-1"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -686,7 +722,7 @@ async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
         extractor
             .handle(
                 &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-2"),
-                later(),
+                &later(),
             )
             .await
             .unwrap(),
@@ -839,7 +875,7 @@ async fn a_google_ads_schedule_runs_end_to_end_against_the_platform_fake() {
 
     let run = finished(
         extractor
-            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-1"), later())
+            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-1"), &later())
             .await
             .unwrap(),
     );
@@ -869,7 +905,7 @@ async fn a_google_ads_schedule_runs_end_to_end_against_the_platform_fake() {
     // The same window again: nothing changed, nothing written.
     let rerun = finished(
         extractor
-            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-2"), later())
+            .handle(&scheduled(&t.id, &sid, &now, "ev-gads-2"), &later())
             .await
             .unwrap(),
     );
@@ -893,7 +929,7 @@ async fn a_revoked_google_refresh_token_marks_the_connection_for_reauthorisation
 
     let run = finished(
         extractor
-            .handle(&scheduled(&t.id, &sid, &now, "ev-revoked"), later())
+            .handle(&scheduled(&t.id, &sid, &now, "ev-revoked"), &later())
             .await
             .unwrap(),
     );
@@ -917,7 +953,7 @@ async fn a_youtube_schedule_runs_end_to_end_against_the_platform_fake() {
 
     let run = finished(
         extractor
-            .handle(&scheduled(&t.id, &sid, &now, "ev-yt-1"), later())
+            .handle(&scheduled(&t.id, &sid, &now, "ev-yt-1"), &later())
             .await
             .unwrap(),
     );
@@ -943,4 +979,276 @@ async fn a_youtube_schedule_runs_end_to_end_against_the_platform_fake() {
             .expect("a date");
         assert!(date <= last_reported_day(), "{date}");
     }
+}
+
+fn manual(tenant: &str, schedule_id: &str) -> ExtractorEvent {
+    let mut e = event("extractor/manual.json");
+    e["tenant_id"] = json!(tenant);
+    e["schedule_id"] = json!(schedule_id);
+    serde_json::from_value(e).expect("a manual event")
+}
+
+async fn run_store() -> extractor::store::DynamoRunStore {
+    extractor::store::DynamoRunStore::new(aws().dynamodb().await, aws().control_table.clone())
+}
+
+#[tokio::test]
+async fn a_scheduled_event_of_a_disabled_schedule_is_acknowledged_and_run_now_still_runs() {
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 2}}),
+    )
+    .await;
+    let off = t
+        .call(
+            "PATCH",
+            &format!("/v1/schedules/{sid}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = facebook_extractor(&connector).await;
+
+    let outcome = extractor
+        .handle(
+            &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-in-flight"),
+            &later(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Acknowledged {
+            reason: format!("schedule {sid} is disabled")
+        }
+    );
+    assert!(connector.asked.lock().unwrap().is_empty(), "nothing read");
+    let runs = t
+        .call("GET", &format!("/v1/schedules/{sid}/runs"), None)
+        .await;
+    assert_eq!(runs.body["items"], json!([]), "no run recorded");
+
+    let run = finished(
+        extractor
+            .handle(&manual(&t.id, &sid), &later())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(connector.asked.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_firing_while_another_invocation_runs_the_schedule_is_acknowledged() {
+    use extractor::ports::{ActiveRun, LeaseOutcome};
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 2}}),
+    )
+    .await;
+    // A 15-minute run of this schedule, still inside its invocation.
+    let (tenant, schedule) = (t.id.parse().unwrap(), sid.parse().unwrap());
+    let running = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-long").run_id();
+    let lease = ActiveRun {
+        run_id: running.clone(),
+        request_id: Some("req-the-long-run".into()),
+        deadline: Utc::now() + Duration::minutes(10),
+    };
+    let store = run_store().await;
+    assert_eq!(
+        store
+            .acquire_lease(&tenant, &schedule, &lease)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { previous: None }
+    );
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = facebook_extractor(&connector).await;
+
+    // The next firing, five minutes later, and a run-now: neither starts a second run.
+    for event in [
+        scheduled(&t.id, &sid, "2026-05-02T06:05:00Z", "ev-next"),
+        manual(&t.id, &sid),
+    ] {
+        let outcome = extractor.handle(&event, &later()).await.unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Acknowledged {
+                reason: format!("run {running} of this schedule is active")
+            }
+        );
+    }
+    assert!(connector.asked.lock().unwrap().is_empty());
+
+    // Once the holder gives the lease up, the next firing runs and gives it up in turn.
+    store
+        .release_lease(&tenant, &schedule, "req-the-long-run")
+        .await
+        .unwrap();
+    let run = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-05-02T06:10:00Z", "ev-after"),
+                &later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(
+        store
+            .acquire_lease(&tenant, &schedule, &lease)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { previous: None },
+        "the finished run released the lease"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_of_a_crashed_invocation_takes_its_run_over_and_an_expired_one_is_abandoned() {
+    use extractor::ports::{ActiveRun, LeaseOutcome};
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 2}}),
+    )
+    .await;
+    let (tenant, schedule) = (t.id.parse().unwrap(), sid.parse().unwrap());
+    let store = run_store().await;
+    // What an invocation that died mid-run leaves: its lease and its run, `running`.
+    let crashed = |event: &ExtractorEvent, request_id: &str, deadline| {
+        let lease = ActiveRun {
+            run_id: event.run_id(),
+            request_id: Some(request_id.to_owned()),
+            deadline,
+        };
+        let run = adpipe_domain::Run {
+            run_id: event.run_id(),
+            tenant_id: t.id.parse().unwrap(),
+            schedule_id: sid.parse().unwrap(),
+            kind: adpipe_domain::RunKind::Scheduled,
+            status: RunStatus::Running,
+            window: None,
+            rows_fetched: 0,
+            rows_written: 0,
+            started_at: Utc::now() - Duration::minutes(2),
+            finished_at: None,
+            error: None,
+            request_id: Some(request_id.to_owned()),
+            deadline: Some(deadline),
+        };
+        (lease, run)
+    };
+    let first = scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-crashed");
+    let in_time = Utc::now() + Duration::minutes(10);
+    let (lease, run) = crashed(&first, "req-crashed", in_time);
+    assert!(matches!(
+        store
+            .acquire_lease(&tenant, &schedule, &lease)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { .. }
+    ));
+    assert_eq!(store.start_run(&run).await.unwrap(), Ok(()));
+    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let extractor = facebook_extractor(&connector).await;
+
+    // A different delivery of the same event while the crashed holder's time runs: acknowledged.
+    let other = extractor.handle(&first, &later()).await.unwrap();
+    assert!(matches!(other, Outcome::Acknowledged { .. }), "{other:?}");
+    assert!(connector.asked.lock().unwrap().is_empty());
+
+    // Lambda's retry carries the same request id: it takes the run over and finishes it.
+    let retry = Invocation {
+        request_id: "req-crashed".into(),
+        deadline: Utc::now() + Duration::minutes(15),
+    };
+    let run = finished(extractor.handle(&first, &retry).await.unwrap());
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(run.request_id.as_deref(), Some("req-crashed"));
+
+    // A run whose invocation's deadline passed is closed by the next event of the schedule.
+    let second = scheduled(&t.id, &sid, "2026-05-03T06:00:00Z", "ev-timed-out");
+    let (lease, run) = crashed(&second, "req-timed-out", Utc::now() - Duration::seconds(1));
+    assert!(matches!(
+        store
+            .acquire_lease(&tenant, &schedule, &lease)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { .. }
+    ));
+    assert_eq!(store.start_run(&run).await.unwrap(), Ok(()));
+    let third = scheduled(&t.id, &sid, "2026-05-04T06:00:00Z", "ev-next-day");
+    let next = finished(extractor.handle(&third, &later()).await.unwrap());
+    assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.error);
+    let runs = t
+        .call("GET", &format!("/v1/schedules/{sid}/runs"), None)
+        .await;
+    let abandoned = runs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == json!(second.run_id().to_string()))
+        .unwrap_or_else(|| panic!("the abandoned run is listed: {}", runs.body));
+    assert_eq!(abandoned["status"], "failed");
+    assert_eq!(abandoned["error"], adpipe_domain::keys::ABANDONED_RUN_ERROR);
+    assert!(abandoned["finished_at"].is_string(), "{abandoned}");
+}
+
+#[tokio::test]
+async fn a_malformed_app_secret_reaches_no_run_record_and_its_error_names_only_the_field() {
+    use extractor::ports::SecretSource;
+    const CANARY: &str = "CANARY-7d41e0-pasted-client-secret";
+    let (t, sid) = setup(
+        "facebook",
+        json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 1}}),
+    )
+    .await;
+    // An operator pasted a string where the Google app's object belongs.
+    let name = format!("adpipe-test-app-{}", t.id);
+    let secrets = aws().secretsmanager().await;
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(json!({"google": CANARY, "facebook": {"app_id": "1"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let aws = aws();
+    let config = Config::from_lookup(|var| match var {
+        "CONTROL_TABLE" => Some(aws.control_table.clone()),
+        "STAGING_TABLE" => Some(aws.staging_table.clone()),
+        "APP_CREDENTIALS_SECRET" => Some(name.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let mut extractor = aws_extractor(config, &sdk_config(&aws.endpoint).await);
+    extractor.connectors =
+        Connectors::default().with(Platform::Facebook, Box::new(ScriptedConnector::default()));
+
+    let run = finished(
+        extractor
+            .handle(
+                &scheduled(&t.id, &sid, "2026-05-02T06:00:00Z", "ev-bad-app"),
+                &later(),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.clone().unwrap();
+    assert!(error.starts_with("internal error:"), "{error}");
+    let listed = t
+        .call("GET", &format!("/v1/schedules/{sid}/runs"), None)
+        .await;
+    for text in [error.clone(), listed.body.to_string()] {
+        assert!(!text.contains(CANARY) && !text.contains(&name), "{text}");
+    }
+
+    // What the log gets instead: the secret and the field, never the value.
+    let source = extractor::secrets::secretsmanager::SecretsManagerSource::new(secrets, &name);
+    let logged = source.app_credentials().await.unwrap_err().to_string();
+    assert!(logged.contains("`google`"), "{logged}");
+    assert!(!logged.contains(CANARY), "{logged}");
 }

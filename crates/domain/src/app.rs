@@ -7,6 +7,10 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
+/// How long a process reuses the app credentials it read (the schedule API and the
+/// extractor alike): an operator who puts new credentials sees them used within this.
+pub const APP_CREDENTIALS_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[derive(Clone, Default, Deserialize)]
 pub struct AppCredentials {
     #[serde(default)]
@@ -44,6 +48,27 @@ impl std::fmt::Debug for AppCredentials {
     }
 }
 
+/// Reads the app credentials JSON. serde's messages quote the value they could not read (a
+/// pasted client secret, say), so a failure says only where and of which kind.
+pub fn parse_app_credentials(text: &str) -> Result<AppCredentials, String> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let kind = match e.inner().classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                return "the secret is not JSON (a syntax error)".to_owned();
+            }
+            serde_json::error::Category::Io => "could not be read",
+            serde_json::error::Category::Data => "has the wrong type or a missing field",
+        };
+        if path == "." {
+            format!("the secret {kind}: it must be a JSON object of `google` and `facebook` apps")
+        } else {
+            format!("the value at `{path}` {kind} (the field names of each app are in the README)")
+        }
+    })
+}
+
 /// `appsecret_proof`: the hex HMAC-SHA256 of an access token keyed by the app secret,
 /// which Meta asks of every call by apps that "require app secret".
 pub fn appsecret_proof(access_token: &str, app_secret: &str) -> String {
@@ -59,6 +84,31 @@ pub fn appsecret_proof(access_token: &str, app_secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CANARY: &str = "CANARY-9f3b2a-app-secret";
+
+    #[test]
+    fn a_malformed_app_secret_is_described_by_its_path_never_its_values() {
+        for (text, path) in [
+            (format!(r#"{{"google": "{CANARY}"}}"#), Some("`google`")),
+            (
+                format!(r#"{{"google": {{"client_id": 5, "client_secret": "{CANARY}"}}}}"#),
+                Some("`google.client_id`"),
+            ),
+            (
+                format!(r#"{{"facebook": {{"app_id": ["{CANARY}"]}}}}"#),
+                Some("`facebook.app_id`"),
+            ),
+            (format!(r#""{CANARY}""#), None),
+            (format!(r#"{{"google": {{"client_secret": "{CANARY}"#), None),
+        ] {
+            let err = parse_app_credentials(&text).expect_err(&text);
+            assert!(!err.contains(CANARY), "{err}");
+            if let Some(path) = path {
+                assert!(err.contains(path), "{path} not in {err}");
+            }
+        }
+    }
 
     #[test]
     fn the_proof_is_the_hex_hmac_sha256_of_the_token() {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use adpipe_domain::Platform;
 
 pub use config::Config;
-pub use run::{Extractor, Outcome};
+pub use run::{Extractor, Invocation, Outcome};
 
 /// Builds the production [`Extractor`] over one shared SDK configuration.
 pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {

@@ -2,7 +2,7 @@
 
 use adpipe_domain::ExtractorEvent;
 use chrono::{DateTime, Utc};
-use extractor::{Config, Outcome, aws_extractor};
+use extractor::{Config, Invocation, Outcome, aws_extractor};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// A row is ~50 small allocations on its way to DynamoDB (an item is a map of 28 owned
@@ -23,7 +23,13 @@ async fn main() -> Result<(), Error> {
         async move {
             let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)
                 .unwrap_or_else(Utc::now);
-            let outcome: Outcome = extractor.handle(&event.payload, deadline).await?;
+            // The request id is the same on Lambda's asynchronous retry of this event: it is
+            // how a retry of a crashed invocation takes its run over.
+            let invocation = Invocation {
+                request_id: event.context.request_id.clone(),
+                deadline,
+            };
+            let outcome: Outcome = extractor.handle(&event.payload, &invocation).await?;
             Ok::<_, Error>(outcome)
         }
     }))

@@ -3,7 +3,7 @@
 //! scripted connectors for the run framework.
 
 use adpipe_domain::{
-    AdMetricRow, Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId, Window,
+    AdMetricRow, Connection, ConnectionId, Run, RunId, Schedule, ScheduleId, TenantId, Window,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,8 +16,27 @@ pub use adpipe_dynamodb::Failure as StoreError;
 /// Why a run could not start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StartRefused {
-    /// The same run is recorded as running or succeeded: this event is a redelivery.
+    /// The same run is recorded as succeeded: this event is a redelivery.
     AlreadyRecorded,
+}
+
+/// A schedule's active-run lease (`adpipe_domain::keys::active_run`): the run that holds
+/// the schedule, the invocation running it and when that invocation is certainly gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRun {
+    pub run_id: RunId,
+    /// Absent while a run-now waits for its invocation (the API wrote the lease).
+    pub request_id: Option<String>,
+    pub deadline: DateTime<Utc>,
+}
+
+/// What an attempt to take a schedule's lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The lease is this invocation's now; `previous` is the lease it replaced, if any.
+    Acquired { previous: Option<ActiveRun> },
+    /// Another run holds the schedule (`None` if the store could not say which).
+    Held(Option<ActiveRun>),
 }
 
 /// The control table, as runs use it.
@@ -33,8 +52,35 @@ pub trait RunStore: Send + Sync {
         tenant: &TenantId,
         id: &ConnectionId,
     ) -> Result<Option<Connection>, StoreError>;
-    /// Records the run as running, unless it is already running or succeeded (a failed run,
-    /// or one left `running` by a process that died, may be started again).
+    /// Takes the schedule's active-run lease for `lease` (whose `request_id` is this
+    /// invocation's) in one conditional write. It is free when absent or past its deadline;
+    /// it is this invocation's when it names the same request id (a retry of a crashed
+    /// invocation), or the same run with no request id yet (a run-now the API queued).
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        lease: &ActiveRun,
+    ) -> Result<LeaseOutcome, StoreError>;
+    /// Gives the lease up, if `request_id` still holds it.
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        request_id: &str,
+    ) -> Result<(), StoreError>;
+    /// Closes a run its dead holder left `running` as `failed` with
+    /// `keys::ABANDONED_RUN_ERROR`; answers whether it was still running (and so closed).
+    async fn abandon_run(
+        &self,
+        tenant: &TenantId,
+        schedule: &ScheduleId,
+        run: &RunId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records the run as running, unless it succeeded. Only the lease holder starts a
+    /// run, so a record still `running` belongs to this invocation's earlier attempt (the
+    /// same request id) or to a holder whose deadline passed: either is taken over.
     async fn start_run(&self, run: &Run) -> Result<Result<(), StartRefused>, StoreError>;
     /// Records the run's end: status, counts, window, error.
     async fn finish_run(&self, run: &Run) -> Result<(), StoreError>;
@@ -151,7 +197,9 @@ impl std::fmt::Debug for Credentials {
 /// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
 pub use adpipe_domain::app::{AppCredentials, FacebookApp, GoogleApp};
 
-/// Why credentials could not be read. Messages name secrets, never their values.
+/// Why credentials could not be read. Messages name secrets and field paths, never their
+/// values; they may name internal resources (the SDK's context), so they go to the log,
+/// not into a tenant's run record.
 #[derive(Debug, Error)]
 pub enum SecretError {
     #[error("Secrets Manager: {0}")]
@@ -165,6 +213,6 @@ pub enum SecretError {
 pub trait SecretSource: Send + Sync {
     /// The connection's token from its secret (`access_token` or `refresh_token`).
     async fn connection_token(&self, connection: &Connection) -> Result<String, SecretError>;
-    /// The platform app credentials, read once per process.
+    /// The platform app credentials, reused for a while (see the adapter's TTL).
     async fn app_credentials(&self) -> Result<AppCredentials, SecretError>;
 }

@@ -13,8 +13,8 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::ports::{
-    Connector, ConnectorError, Credentials, Job, RunStore, SecretSource, Staging, StartRefused,
-    StoreError,
+    ActiveRun, Connector, ConnectorError, Credentials, Job, LeaseOutcome, RunStore, SecretError,
+    SecretSource, Staging, StartRefused, StoreError,
 };
 
 /// Days fetched and staged before the cursor moves: a deadline loses at most one chunk.
@@ -40,13 +40,27 @@ pub enum Outcome {
     Finished { run: Run },
 }
 
+/// The Lambda invocation an event arrived in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Lambda's request id; an asynchronous retry of the same event carries the same one.
+    pub request_id: String,
+    /// When Lambda stops the invocation.
+    pub deadline: DateTime<Utc>,
+}
+
 impl Extractor {
     /// Runs the event. `Err` only when the control table itself failed, so Lambda's retry
     /// of the asynchronous event is worth it; a failed run is an `Ok`, recorded.
+    ///
+    /// A scheduled event of a disabled schedule is acknowledged; a run-now of one runs.
+    /// One run per schedule at a time: the event runs only if it takes the schedule's
+    /// active-run lease (see [`RunStore::acquire_lease`]), and acknowledges otherwise; a
+    /// run whose holder's deadline passed is closed as abandoned on the way.
     pub async fn handle(
         &self,
         event: &ExtractorEvent,
-        deadline: DateTime<Utc>,
+        invocation: &Invocation,
     ) -> Result<Outcome, StoreError> {
         let (tenant, schedule_id) = (event.tenant_id(), event.schedule_id());
         let Some(schedule) = self.store.schedule(tenant, schedule_id).await? else {
@@ -56,6 +70,16 @@ impl Extractor {
                 reason: format!("schedule {schedule_id} not found"),
             });
         };
+        let kind = match event {
+            ExtractorEvent::Scheduled(_) => RunKind::Scheduled,
+            ExtractorEvent::Manual(_) => RunKind::Manual,
+        };
+        if kind == RunKind::Scheduled && !schedule.enabled {
+            tracing::warn!(%tenant, %schedule_id, rule = %schedule.rule_name, "scheduled event of a disabled schedule; acknowledged without running");
+            return Ok(Outcome::Acknowledged {
+                reason: format!("schedule {schedule_id} is disabled"),
+            });
+        }
         let Some(connection) = self
             .store
             .connection(tenant, &schedule.connection_id)
@@ -70,10 +94,7 @@ impl Extractor {
             run_id: event.run_id(),
             tenant_id: tenant.clone(),
             schedule_id: schedule_id.clone(),
-            kind: match event {
-                ExtractorEvent::Scheduled(_) => RunKind::Scheduled,
-                ExtractorEvent::Manual(_) => RunKind::Manual,
-            },
+            kind,
             status: RunStatus::Running,
             window: None,
             rows_fetched: 0,
@@ -81,26 +102,94 @@ impl Extractor {
             started_at: Utc::now(),
             finished_at: None,
             error: None,
-            request_id: None,
-            deadline: None,
+            request_id: Some(invocation.request_id.clone()),
+            deadline: Some(invocation.deadline),
         };
-        if let Err(StartRefused::AlreadyRecorded) = self.store.start_run(&run).await? {
-            tracing::info!(run_id = %run.run_id, "run already recorded; redelivered event acknowledged");
+        if let Some(reason) = self.take_lease(&run, invocation).await? {
+            return Ok(Outcome::Acknowledged { reason });
+        }
+        let started = match self.store.start_run(&run).await {
+            Ok(started) => started,
+            Err(e) => return Err(self.release_after(&run, invocation, e).await),
+        };
+        if let Err(StartRefused::AlreadyRecorded) = started {
+            tracing::info!(run_id = %run.run_id, "run already succeeded; redelivered event acknowledged");
+            self.release(&run, invocation).await?;
             return Ok(Outcome::Acknowledged {
                 reason: format!("run {} already recorded", run.run_id),
             });
         }
-        let span = tracing::info_span!("run", run_id = %run.run_id, %tenant, %schedule_id, platform = %connection.platform);
+        let span = tracing::info_span!("run", run_id = %run.run_id, %tenant, %schedule_id, platform = %connection.platform, request_id = %invocation.request_id);
         let job = Job {
             connection,
             schedule,
             run_id: run.run_id.clone(),
             credentials: Credentials::default(),
-            deadline: deadline - DEADLINE_MARGIN,
+            deadline: invocation.deadline - DEADLINE_MARGIN,
         };
-        self.execute(job, run, event.reference_time())
+        self.execute(job, run, event.reference_time(), invocation)
             .instrument(span)
             .await
+    }
+
+    /// Takes the schedule's lease for `run`: `None` when taken, else why the event is
+    /// acknowledged. Closes the run a dead holder left behind.
+    async fn take_lease(
+        &self,
+        run: &Run,
+        invocation: &Invocation,
+    ) -> Result<Option<String>, StoreError> {
+        let lease = ActiveRun {
+            run_id: run.run_id.clone(),
+            request_id: Some(invocation.request_id.clone()),
+            deadline: invocation.deadline,
+        };
+        let (tenant, schedule) = (&run.tenant_id, &run.schedule_id);
+        let now = Utc::now();
+        match self.store.acquire_lease(tenant, schedule, &lease).await? {
+            LeaseOutcome::Held(holder) => {
+                let holder =
+                    holder.map_or_else(|| "another run".to_owned(), |h| h.run_id.to_string());
+                tracing::info!(run_id = %run.run_id, %tenant, %schedule, active_run = %holder, "another run of this schedule is active; event acknowledged");
+                Ok(Some(format!("run {holder} of this schedule is active")))
+            }
+            LeaseOutcome::Acquired { previous } => {
+                if let Some(previous) =
+                    previous.filter(|p| p.run_id != run.run_id && p.deadline < now)
+                {
+                    if self
+                        .store
+                        .abandon_run(tenant, schedule, &previous.run_id, now)
+                        .await?
+                    {
+                        tracing::warn!(%tenant, %schedule, abandoned_run = %previous.run_id, deadline = %previous.deadline, "a run left running past its deadline is marked failed (abandoned)");
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Gives the schedule's lease up.
+    async fn release(&self, run: &Run, invocation: &Invocation) -> Result<(), StoreError> {
+        self.store
+            .release_lease(&run.tenant_id, &run.schedule_id, &invocation.request_id)
+            .await
+    }
+
+    /// Gives the lease up after the control table failed with `error` (best effort: the
+    /// lease also ends at the invocation's deadline, and Lambda's retry of this invocation
+    /// takes it again); answers `error`.
+    async fn release_after(
+        &self,
+        run: &Run,
+        invocation: &Invocation,
+        error: StoreError,
+    ) -> StoreError {
+        if let Err(e) = self.release(run, invocation).await {
+            tracing::warn!(run_id = %run.run_id, error = %e, "the active-run lease could not be released; it ends at the invocation's deadline");
+        }
+        error
     }
 
     async fn execute(
@@ -108,23 +197,34 @@ impl Extractor {
         mut job: Job,
         mut run: Run,
         reference: DateTime<Utc>,
+        invocation: &Invocation,
     ) -> Result<Outcome, StoreError> {
         let result = self.extract(&mut job, &mut run, reference).await;
         run.finished_at = Some(Utc::now());
         match result {
             Ok(()) => run.status = RunStatus::Succeeded,
-            Err(RunError::Store(e)) => return Err(e),
+            Err(RunError::Store(e)) => return Err(self.release_after(&run, invocation, e).await),
             Err(error) => {
                 run.status = RunStatus::Failed;
-                run.error = Some(error.message());
+                run.error = Some(error.message(&run.run_id));
+                if let Some(detail) = error.internal_detail() {
+                    tracing::error!(error = %detail, "internal failure; the run records a generic message");
+                }
                 if let RunError::Connector(ConnectorError::Auth(_)) = &error {
-                    self.store
+                    if let Err(e) = self
+                        .store
                         .mark_reauth_required(&job.connection.tenant_id, &job.connection.id)
-                        .await?;
+                        .await
+                    {
+                        return Err(self.release_after(&run, invocation, e).await);
+                    }
                 }
             }
         }
-        self.store.finish_run(&run).await?;
+        if let Err(e) = self.store.finish_run(&run).await {
+            return Err(self.release_after(&run, invocation, e).await);
+        }
+        self.release(&run, invocation).await?;
         tracing::info!(status = ?run.status, rows_fetched = run.rows_fetched, rows_written = run.rows_written, error = run.error.as_deref(), "run finished");
         Ok(Outcome::Finished { run })
     }
@@ -170,12 +270,17 @@ impl Extractor {
     }
 
     async fn credentials(&self, connection: &Connection) -> Result<Credentials, RunError> {
-        let token = self.secrets.connection_token(connection).await;
-        let app = self.secrets.app_credentials().await;
-        match (token, app) {
-            (Ok(token), Ok(app)) => Ok(Credentials { token, app }),
-            (Err(e), _) | (_, Err(e)) => Err(RunError::Credentials(e.to_string())),
-        }
+        let token = self
+            .secrets
+            .connection_token(connection)
+            .await
+            .map_err(|e| RunError::Credentials(Secret::Connection, e))?;
+        let app = self
+            .secrets
+            .app_credentials()
+            .await
+            .map_err(|e| RunError::Credentials(Secret::App, e))?;
+        Ok(Credentials { token, app })
     }
 
     /// The account's time zone: as stored on the connection, else learned from the
@@ -212,22 +317,52 @@ impl Extractor {
 #[derive(Debug)]
 enum RunError {
     NotImplemented(adpipe_domain::Platform),
-    Credentials(String),
+    Credentials(Secret, SecretError),
     Connector(ConnectorError),
     Staging(StoreError),
     /// The control table failed: not the run's fault; the event is retried.
     Store(StoreError),
 }
 
+/// Which credentials could not be read.
+#[derive(Debug, Clone, Copy)]
+enum Secret {
+    Connection,
+    App,
+}
+
 impl RunError {
-    /// The run record's `error`: readable, never a credential.
-    fn message(&self) -> String {
+    /// The run record's `error`, which the tenant reads: never a credential, and for an
+    /// internal failure (credentials, staging, the SDKs) a generic message without the
+    /// SDK's context (account id, role ARN, secret and table names), which only the log
+    /// gets ([`Self::internal_detail`]). Platform failures the tenant acts on (reauth,
+    /// permission, a bad account id) keep the connector's own message.
+    fn message(&self, run: &adpipe_domain::RunId) -> String {
+        let internal = |what: &str| {
+            format!(
+                "internal error: the extractor could not {what} (see the function's log, run {run})"
+            )
+        };
         match self {
             RunError::NotImplemented(p) => format!("connector not implemented: {p}"),
-            RunError::Credentials(e) => format!("credentials: {e}"),
-            RunError::Store(e) => e.to_string(),
+            RunError::Credentials(Secret::Connection, _) => {
+                internal("read the connection's credentials")
+            }
+            RunError::Credentials(Secret::App, _) => {
+                internal("read the platform app's credentials")
+            }
+            RunError::Store(_) => internal("read or write its control table"),
             RunError::Connector(e) => e.to_string(),
-            RunError::Staging(e) => format!("staging failed: {e}"),
+            RunError::Staging(_) => internal("stage the rows"),
+        }
+    }
+
+    /// What an internal failure's generic message leaves out, for the log.
+    fn internal_detail(&self) -> Option<String> {
+        match self {
+            RunError::Credentials(_, e) => Some(e.to_string()),
+            RunError::Store(e) | RunError::Staging(e) => Some(e.to_string()),
+            RunError::NotImplemented(_) | RunError::Connector(_) => None,
         }
     }
 }

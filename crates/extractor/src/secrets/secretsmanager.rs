@@ -1,19 +1,23 @@
-//! [`SecretSource`] on Secrets Manager. The app credentials are read once per process
-//! (a warm Lambda reuses them); a connection's token is read per run, so a client who
-//! reconnects an account is picked up at once.
+//! [`SecretSource`] on Secrets Manager. The app credentials are reused for
+//! [`APP_CREDENTIALS_TTL`] (a warm Lambda reads them once per five minutes, and an operator
+//! who puts new ones sees them used within that); a connection's token is read per run, so
+//! a client who reconnects an account is picked up at once.
 
+use std::sync::Mutex;
+use std::time::Instant;
+
+use adpipe_domain::app::{APP_CREDENTIALS_TTL, parse_app_credentials};
 use adpipe_domain::{Connection, Platform};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use tokio::sync::OnceCell;
 
 use crate::ports::{AppCredentials, SecretError, SecretSource};
 
 pub struct SecretsManagerSource {
     client: Client,
     app_secret: String,
-    app: OnceCell<AppCredentials>,
+    app: Mutex<Option<(Instant, AppCredentials)>>,
 }
 
 impl SecretsManagerSource {
@@ -21,11 +25,11 @@ impl SecretsManagerSource {
         Self {
             client,
             app_secret: app_secret.into(),
-            app: OnceCell::new(),
+            app: Mutex::new(None),
         }
     }
 
-    async fn json(&self, id: &str) -> Result<serde_json::Value, SecretError> {
+    async fn text(&self, id: &str) -> Result<String, SecretError> {
         let out = self
             .client
             .get_secret_value()
@@ -33,10 +37,16 @@ impl SecretsManagerSource {
             .send()
             .await
             .map_err(|e| SecretError::Unavailable(DisplayErrorContext(e).to_string()))?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| malformed(id, "no SecretString"))?;
-        serde_json::from_str(text).map_err(|_| malformed(id, "not a JSON object"))
+        out.secret_string
+            .ok_or_else(|| malformed(id, "no SecretString"))
+    }
+
+    fn cached_app(&self) -> Option<AppCredentials> {
+        let cache = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < APP_CREDENTIALS_TTL)
+            .map(|(_, app)| app.clone())
     }
 }
 
@@ -54,7 +64,10 @@ impl SecretSource for SecretsManagerSource {
             Platform::Facebook => "access_token",
             Platform::GoogleAds | Platform::Youtube => "refresh_token",
         };
-        let secret = self.json(&connection.secret_id).await?;
+        let text = self.text(&connection.secret_id).await?;
+        // Only whether it is JSON, never serde's message: that quotes the text it read.
+        let secret: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| malformed(&connection.secret_id, "not a JSON object"))?;
         secret[field]
             .as_str()
             .filter(|t| !t.is_empty())
@@ -63,13 +76,13 @@ impl SecretSource for SecretsManagerSource {
     }
 
     async fn app_credentials(&self) -> Result<AppCredentials, SecretError> {
-        self.app
-            .get_or_try_init(|| async {
-                let value = self.json(&self.app_secret).await?;
-                serde_json::from_value(value)
-                    .map_err(|e| malformed(&self.app_secret, &e.to_string()))
-            })
-            .await
-            .cloned()
+        if let Some(app) = self.cached_app() {
+            return Ok(app);
+        }
+        let text = self.text(&self.app_secret).await?;
+        let app =
+            parse_app_credentials(&text).map_err(|reason| malformed(&self.app_secret, &reason))?;
+        *self.app.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), app.clone()));
+        Ok(app)
     }
 }
