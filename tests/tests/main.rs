@@ -12,6 +12,7 @@ mod api_isolation;
 mod api_limits;
 mod api_oauth;
 mod api_schedules;
+mod extractor_killed;
 mod extractor_runs;
 mod openapi;
 mod stream_to_s3;

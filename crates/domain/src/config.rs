@@ -37,4 +37,57 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn or(&self, name: &str, default: &str) -> String {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
+
+    /// A platform API's base URL (`default` when unset), without a trailing `/`: `https://`,
+    /// or `http://` to this machine only (the local fakes of tests and the demo), since the
+    /// calls carry tokens and client secrets.
+    pub fn platform_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let url = self.or(name, default);
+        if url.starts_with("https://") || is_loopback_http(&url) {
+            Ok(url.trim_end_matches('/').to_owned())
+        } else {
+            Err(ConfigError::Malformed {
+                name,
+                reason: "not an https:// URL (http:// only to 127.0.0.1, localhost or [::1])",
+            })
+        }
+    }
+}
+
+/// Whether `url` is `http://` to 127.0.0.1, localhost or [::1] (any port and path).
+pub fn is_loopback_http(url: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|base| {
+            url.strip_prefix(base)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_urls_are_https_or_loopback_http() {
+        let env = |value: &'static str| Env(move |_: &str| Some(value.to_owned()));
+        for ok in [
+            "https://graph.facebook.com/v26.0/",
+            "http://127.0.0.1:8080/v26.0",
+            "http://localhost",
+            "http://[::1]:9/x",
+        ] {
+            assert!(env(ok).platform_url("U", "").is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://graph.facebook.com/v26.0",
+            "http://127.0.0.1.evil.example/",
+            "http://localhost.evil.example",
+            "ftp://127.0.0.1/",
+            "graph.facebook.com",
+        ] {
+            let err = env(refused).platform_url("U", "").unwrap_err();
+            assert!(err.to_string().contains('U'), "{refused}: {err}");
+        }
+    }
 }

@@ -44,17 +44,7 @@ impl Config {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(get);
-        let url = |name: &'static str, default: &str| {
-            let url = env.or(name, default);
-            if url.starts_with("https://") || url.starts_with("http://") {
-                Ok(url.trim_end_matches('/').to_owned())
-            } else {
-                Err(ConfigError::Malformed {
-                    name,
-                    reason: "not an http(s) URL",
-                })
-            }
-        };
+        let url = |name: &'static str, default: &str| env.platform_url(name, default);
         let staging_ttl_days = match env.get("STAGING_TTL_DAYS") {
             None => 7,
             Some(raw) => raw.parse().ok().filter(|d| (1..=365).contains(d)).ok_or(
@@ -119,5 +109,12 @@ mod tests {
         assert!(err.to_string().contains("STAGING_TTL_DAYS"));
         let err = Config::from_lookup(base(&[("GOOGLE_ADS_API_URL", "googleads")])).unwrap_err();
         assert!(err.to_string().contains("GOOGLE_ADS_API_URL"));
+        // Tokens and client secrets never go over plain HTTP off this machine.
+        let err = Config::from_lookup(base(&[(
+            "FACEBOOK_GRAPH_URL",
+            "http://graph.facebook.com/v26.0",
+        )]))
+        .unwrap_err();
+        assert!(err.to_string().contains("FACEBOOK_GRAPH_URL"), "{err}");
     }
 }

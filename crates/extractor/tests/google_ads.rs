@@ -1234,3 +1234,53 @@ async fn the_demo_fake_refuses_other_customers_and_revoked_sign_ins_as_google_do
         "{err:?}"
     );
 }
+
+// ---- redirects ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_so_no_secret_reaches_the_host_it_names() {
+    // The host a 307/308 points at: it must receive nothing.
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&elsewhere)
+        .await;
+
+    // The token endpoint redirects: the form holds the refresh token and client secret.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/token", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let err = fetch(&server, Level::Campaign, window("2026-11-01", "2026-11-01"))
+        .await
+        .expect_err("a redirect is a failure");
+    assert_no_secret(&err.to_string());
+
+    // The API redirects: the call holds the access and developer tokens.
+    let server = MockServer::start().await;
+    mount_tokens(&server, 3599, None).await;
+    Mock::given(method("POST"))
+        .and(path(STREAM))
+        .respond_with(
+            ResponseTemplate::new(308)
+                .insert_header("location", format!("{}{STREAM}", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let err = fetch(&server, Level::Campaign, window("2026-11-01", "2026-11-01"))
+        .await
+        .expect_err("a redirect is a failure");
+    assert_no_secret(&err.to_string());
+
+    let reached = elsewhere.received_requests().await.unwrap_or_default();
+    assert!(
+        reached.is_empty(),
+        "{} requests followed a redirect",
+        reached.len()
+    );
+}

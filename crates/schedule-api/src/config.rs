@@ -182,25 +182,7 @@ impl OAuthConfig {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(get);
-        let url = |name: &'static str, default: &str| {
-            let url = env.or(name, default);
-            // http:// only to this machine (local mode, tests): anywhere else the form
-            // carries the client secret in the clear.
-            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|base| {
-                    url.strip_prefix(base)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-                });
-            if url.starts_with("https://") || loopback {
-                Ok(url.trim_end_matches('/').to_owned())
-            } else {
-                Err(ConfigError::Malformed {
-                    name,
-                    reason: "not an https:// URL (http:// only to 127.0.0.1, localhost or [::1])",
-                })
-            }
-        };
+        let url = |name: &'static str, default: &str| env.platform_url(name, default);
         Ok(Self {
             facebook_graph_url: url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
             google_oauth_token_url: url("GOOGLE_OAUTH_TOKEN_URL", DEFAULT_GOOGLE_OAUTH_TOKEN_URL)?,

@@ -17,6 +17,7 @@ mod local_aws;
 mod moto;
 mod runtime_api;
 mod server;
+mod silent;
 mod streams;
 mod template;
 
@@ -28,7 +29,8 @@ pub use fault_proxy::FaultProxy;
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
 };
-pub use runtime_api::{FakeRuntimeApi, Outcome, init_summary, init_times};
+pub use runtime_api::{FakeRuntimeApi, Invocation, Outcome, init_summary, init_times};
+pub use silent::SilentApi;
 pub use streams::{Shape, lambda_record};
 pub use template::template;
 

@@ -28,6 +28,27 @@ pub enum Outcome {
     InitError(Value),
 }
 
+/// One invocation to hand out: the event, and the request id and time to deadline Lambda
+/// gives it (an asynchronous retry of an invocation carries the same request id).
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub event: Value,
+    /// `None`: a fresh UUID, as for every new invocation.
+    pub request_id: Option<String>,
+    pub deadline_in: Duration,
+}
+
+impl Invocation {
+    /// A new invocation of `event` with the default 30 s to its deadline.
+    pub fn of(event: Value) -> Invocation {
+        Invocation {
+            event,
+            request_id: None,
+            deadline_in: DEADLINE,
+        }
+    }
+}
+
 /// Hands out `events` one per `GET …/invocation/next`, then holds the next request open
 /// forever (as Lambda does between invocations); records what the function posts back.
 /// Stops serving when dropped.
@@ -38,7 +59,7 @@ pub struct FakeRuntimeApi {
 }
 
 struct State {
-    events: Mutex<VecDeque<Value>>,
+    events: Mutex<VecDeque<Invocation>>,
     first_next_at: Mutex<Option<Instant>>,
     outcomes: mpsc::UnboundedSender<Outcome>,
 }
@@ -91,9 +112,14 @@ pub fn init_summary(times: &[Duration]) -> String {
 impl FakeRuntimeApi {
     /// Starts serving on a loopback port of the current runtime.
     pub async fn start(events: Vec<Value>) -> FakeRuntimeApi {
+        Self::start_invocations(events.into_iter().map(Invocation::of).collect()).await
+    }
+
+    /// Starts serving `invocations`, each with its own request id and deadline.
+    pub async fn start_invocations(invocations: Vec<Invocation>) -> FakeRuntimeApi {
         let (sender, receiver) = mpsc::unbounded_channel();
         let state = Arc::new(State {
-            events: Mutex::new(events.into()),
+            events: Mutex::new(invocations.into()),
             first_next_at: Mutex::new(None),
             outcomes: sender,
         });
@@ -187,14 +213,19 @@ impl State {
 
     async fn next_invocation(&self) -> Response<Body> {
         lock(&self.first_next_at).get_or_insert_with(Instant::now);
-        let Some(event) = lock(&self.events).pop_front() else {
+        let Some(invocation) = lock(&self.events).pop_front() else {
             return std::future::pending().await;
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let Invocation {
+            event,
+            request_id,
+            deadline_in,
+        } = invocation;
+        let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let deadline_ms = (now + DEADLINE).as_millis();
+        let deadline_ms = (now + deadline_in).as_millis();
         let trace_id = format!(
             "Root=1-{:08x}-{}{};Parent={}{};Sampled=0",
             now.as_secs(),

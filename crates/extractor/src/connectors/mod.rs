@@ -19,9 +19,12 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The HTTP client every connector shares: rustls, connect and request timeouts, adpipe's
-/// user agent.
+/// user agent, and no redirects: a 307/308 would re-send a request that carries a token or
+/// the client secret to whatever host it names, so a redirect is an answer like any other
+/// non-success status.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("adpipe-extractor/", env!("CARGO_PKG_VERSION")))
