@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use extractor::connectors::Connectors;
-use extractor::ports::{Connector, ConnectorError, Job, RunStore, StartRefused};
+use extractor::ports::{Connector, ConnectorError, Job, Pages, RunStore, StartRefused};
 use extractor::{Config, Extractor, Invocation, Outcome, aws_extractor};
 use serde_json::{Value, json};
 
@@ -65,7 +65,12 @@ impl Connector for ScriptedConnector {
         Ok(self.time_zone.unwrap_or(Tz::UTC))
     }
 
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError> {
         let calls = {
             let mut asked = self.asked.lock().unwrap();
             asked.push(days);
@@ -77,7 +82,7 @@ impl Connector for ScriptedConnector {
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
-        Ok(days.days().map(|d| row(job, d)).collect())
+        pages.send(days.days().map(|d| row(job, d)).collect()).await
     }
 }
 
@@ -388,8 +393,13 @@ impl Connector for SharedConnector {
         self.0.time_zone(job).await
     }
 
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
-        self.0.fetch(job, days).await
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError> {
+        self.0.fetch_pages(job, days, pages).await
     }
 }
 

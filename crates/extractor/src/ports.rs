@@ -176,8 +176,58 @@ pub struct Job {
 pub trait Connector: Send + Sync {
     /// The ad account's time zone: a run's window ends yesterday there.
     async fn time_zone(&self, job: &Job) -> Result<Tz, ConnectorError>;
-    /// Every row of `days` at the schedule's level, each day complete, or an error.
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError>;
+    /// Every row of `days` at the schedule's level, handed to `pages` a page (or a batch)
+    /// at a time as it arrives, so that a run holds one page rather than a whole chunk; an
+    /// error ends the fetch, possibly after some pages (which the run has staged). A request
+    /// retried, or asked again in smaller parts, may hand rows on again: staging writes
+    /// only what changed.
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError>;
+    /// Every row of `days` at once, each day complete, or an error (tests and benchmarks;
+    /// runs use [`Self::fetch_pages`]).
+    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+        let (pages, mut received) = Pages::channel();
+        let fetch = async move { self.fetch_pages(job, days, &pages).await };
+        let collect = async {
+            let mut all = Vec::new();
+            while let Some(page) = received.recv().await {
+                all.extend(page);
+            }
+            all
+        };
+        let (fetched, all) = tokio::join!(fetch, collect);
+        fetched.map(|()| all)
+    }
+}
+
+/// Where a fetch hands its rows, a page at a time. At most one page waits while the
+/// previous one is staged, so a fetch that reads faster than staging writes waits for it.
+pub struct Pages {
+    sender: tokio::sync::mpsc::Sender<Vec<AdMetricRow>>,
+}
+
+impl Pages {
+    /// Pages and the receiving end the run (or [`Connector::fetch`]) drains.
+    pub fn channel() -> (Pages, tokio::sync::mpsc::Receiver<Vec<AdMetricRow>>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        (Pages { sender }, receiver)
+    }
+
+    /// Hands `rows` on, waiting while the page before is staged. Fails only when the
+    /// receiving end stopped (staging failed; the run reports that failure).
+    pub async fn send(&self, rows: Vec<AdMetricRow>) -> Result<(), ConnectorError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.sender
+            .send(rows)
+            .await
+            .map_err(|_| ConnectorError::Permanent("staging stopped taking rows".into()))
+    }
 }
 
 /// A connection's token and the platform app's credentials. `Debug` shows no value.

@@ -13,8 +13,8 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::ports::{
-    ActiveRun, Connector, ConnectorError, Credentials, Job, LeaseOutcome, RunStore, SecretError,
-    SecretSource, Staging, StartRefused, StoreError,
+    ActiveRun, Connector, ConnectorError, Credentials, Job, LeaseOutcome, Pages, RunStore,
+    SecretError, SecretSource, Staging, StartRefused, StoreError,
 };
 
 /// Days fetched and staged before the cursor moves: a deadline loses at most one chunk.
@@ -254,12 +254,7 @@ impl Extractor {
             if Utc::now() >= job.deadline {
                 return Err(RunError::Connector(ConnectorError::Deadline));
             }
-            let rows = connector
-                .fetch(job, chunk)
-                .await
-                .map_err(RunError::Connector)?;
-            run.rows_fetched += rows.len() as u64;
-            run.rows_written += self.staging.write(rows).await.map_err(RunError::Staging)?;
+            self.fetch_and_stage(connector, job, run, chunk).await?;
             let next_day = chunk.until + Days::new(1);
             self.store
                 .advance_cursor(&job.connection.tenant_id, &job.schedule.id, next_day)
@@ -267,6 +262,38 @@ impl Extractor {
                 .map_err(RunError::Staging)?;
         }
         Ok(())
+    }
+
+    /// Fetches `chunk` and stages it page by page as the pages arrive, so the run holds a
+    /// page or two rather than the chunk. A failure leaves the pages staged before it in
+    /// the table; the cursor stays before the chunk, so the next run reads it again.
+    async fn fetch_and_stage(
+        &self,
+        connector: &dyn Connector,
+        job: &Job,
+        run: &mut Run,
+        chunk: Window,
+    ) -> Result<(), RunError> {
+        let (pages, mut received) = Pages::channel();
+        let fetch = async move { connector.fetch_pages(job, chunk, &pages).await };
+        let stage = async {
+            let (mut fetched, mut written) = (0u64, 0u64);
+            while let Some(page) = received.recv().await {
+                fetched += page.len() as u64;
+                match self.staging.write(page).await {
+                    Ok(n) => written += n,
+                    // Dropping the receiver stops the fetch at its next page.
+                    Err(e) => return (fetched, written, Err(e)),
+                }
+            }
+            (fetched, written, Ok(()))
+        };
+        let (fetched, (rows_fetched, rows_written, staged)) = tokio::join!(fetch, stage);
+        run.rows_fetched += rows_fetched;
+        run.rows_written += rows_written;
+        // Staging's own failure, not the fetch's "staging stopped" that follows from it.
+        staged.map_err(RunError::Staging)?;
+        fetched.map_err(RunError::Connector)
     }
 
     async fn credentials(&self, connection: &Connection) -> Result<Credentials, RunError> {

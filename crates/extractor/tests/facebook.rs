@@ -1100,3 +1100,67 @@ async fn a_malformed_later_page_returns_no_rows_at_all() {
     };
     assert!(message.contains("data[0].spend"), "{message}");
 }
+
+// ---- memory: page by page, bounded bodies -------------------------------------------
+
+#[tokio::test]
+async fn each_page_is_handed_on_as_it_is_read_and_the_next_waits_for_it_to_be_taken() {
+    use extractor::ports::Pages;
+    let server = MockServer::start().await;
+    let edge = format!("{ACCOUNT}/insights");
+    for n in 1..=4 {
+        let after = (n > 1).then(|| format!("p{n}"));
+        let next = (n < 4).then(|| next_url(&server, &edge, &format!("p{}", n + 1)));
+        let mock = Mock::given(method("GET")).and(path(insights_path()));
+        let mock = match &after {
+            Some(a) => mock.and(query_param("after", a.as_str())),
+            None => mock.and(query_param_is_missing("after")),
+        };
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(page(
+            vec![campaign_row(&format!("c-{n}"), "2026-03-01")],
+            next,
+        )))
+        .mount(&server)
+        .await;
+    }
+    let (pages, mut received) = Pages::channel();
+    let connector = connector(&server);
+    let job = job(Level::Campaign, soon());
+    let fetching = tokio::spawn(async move {
+        connector
+            .fetch_pages(&job, window("2026-03-01", "2026-03-01"), &pages)
+            .await
+    });
+    // Nothing is taken: one page waits, the reader blocks on the next and asks no further.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = server.received_requests().await.unwrap_or_default().len();
+    assert!(asked <= 2, "{asked} pages read while none was taken");
+    let mut ids = Vec::new();
+    while let Some(page) = received.recv().await {
+        assert_eq!(page.len(), 1, "one page at a time");
+        ids.extend(page.into_iter().filter_map(|r| r.campaign_id));
+    }
+    fetching.await.expect("joined").expect("fetched");
+    assert_eq!(ids, ["c-1", "c-2", "c-3", "c-4"]);
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_fails_the_fetch_with_a_message() {
+    let server = MockServer::start().await;
+    let huge = vec![b' '; extractor::connectors::BODY_CAP + 1];
+    Mock::given(method("GET"))
+        .and(path(insights_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
+        .mount(&server)
+        .await;
+    let err = fetch(&server, Level::Campaign, window("2026-03-01", "2026-03-01"))
+        .await
+        .expect_err("a refusal");
+    let message = err.to_string();
+    assert!(
+        message.contains("larger than adpipe reads (64 MiB)"),
+        "{message}"
+    );
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+    assert_no_secret(&message);
+}

@@ -218,7 +218,10 @@ impl GoogleOAuth {
                 }
             };
             let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
+            // A token answer is a few hundred bytes.
+            let body = crate::connectors::read_capped(response, crate::connectors::ERROR_BODY_CAP)
+                .await
+                .unwrap_or_default();
             let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
             if status.is_success() {
                 return parse_success(answer)

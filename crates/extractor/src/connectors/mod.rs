@@ -62,6 +62,54 @@ impl<'a> Origin<'a> {
     }
 }
 
+/// The most one platform answer may hold (a Graph API page, a YouTube table, a Google
+/// Ads error): past it the run fails with a message, not the function with its memory. A
+/// page at the limits adpipe asks for is a few MiB; Google Ads streams its batches and is
+/// bounded by a batch instead.
+pub const BODY_CAP: usize = 64 << 20;
+/// The most of a failed answer (its error) that is read.
+pub const ERROR_BODY_CAP: usize = 1 << 20;
+
+/// Why an answer's body could not be read.
+pub(crate) enum BodyError {
+    /// Longer than the cap (the cap in bytes).
+    TooLarge(usize),
+    Transport(reqwest::Error),
+}
+
+impl BodyError {
+    /// The run record's words for it (no URL: the query may hold a token).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            BodyError::TooLarge(cap) => format!(
+                "the answer is larger than adpipe reads ({} MiB); ask for fewer days or a coarser level",
+                cap >> 20
+            ),
+            BodyError::Transport(e) => transport_error(e),
+        }
+    }
+}
+
+/// The body of `response`, refused as soon as it is known to pass `cap` bytes (by its
+/// `Content-Length`, or while it streams in), so memory never holds more than `cap`.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > cap as u64 {
+        return Err(BodyError::TooLarge(cap));
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge(cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// What kind of transport failure a request met: timed out, could not connect, broke off.
 pub(crate) fn transport_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::throttle::{Backoff, Usage, Verdict, classify};
 use super::wire::{self, ErrorBody, GraphError};
 use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
-use crate::connectors::transport_error;
+use crate::connectors::{BODY_CAP, BodyError, ERROR_BODY_CAP, read_capped, transport_error};
 use crate::ports::{ConnectorError, Job, ReportRuns};
 
 /// Why a call did not answer.
@@ -231,9 +231,17 @@ impl<'a> Session<'a> {
         let usage = Usage::from_headers(response.headers());
         self.pause = usage.pause(&self.backoff);
         self.hold_off.set(self.account, self.pause);
-        let body = match response.bytes().await {
-            Ok(b) => Vec::from(b),
-            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport_error(&e))),
+        let cap = if status.is_success() {
+            BODY_CAP
+        } else {
+            ERROR_BODY_CAP
+        };
+        let body = match read_capped(response, cap).await {
+            Ok(body) => body,
+            Err(e @ BodyError::TooLarge(_)) => {
+                return Ok(Answer::Failed(Verdict::Permanent, e.describe()));
+            }
+            Err(e) => return Ok(Answer::Failed(Verdict::Transient, e.describe())),
         };
         tracing::debug!(%method, path = url.path(), status = status.as_u16(), bytes = body.len(), "facebook call");
         if status.is_success() {

@@ -23,7 +23,7 @@ pub mod wire;
 
 use std::sync::Arc;
 
-use adpipe_domain::{AdMetricRow, Level, Window};
+use adpipe_domain::{Level, Window};
 use async_trait::async_trait;
 use chrono_tz::Tz;
 use reqwest::Url;
@@ -35,7 +35,7 @@ use self::rows::RowContext;
 pub use self::throttle::Backoff;
 use self::wire::Account;
 use crate::connectors::Origin;
-use crate::ports::{Connector, ConnectorError, Job, ReportRuns};
+use crate::ports::{Connector, ConnectorError, Job, Pages, ReportRuns};
 use crate::store::MemoryReportRuns;
 
 /// The action types counted as `conversions` (and their `action_values` as
@@ -130,11 +130,18 @@ impl Connector for FacebookConnector {
         })
     }
 
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError> {
         let mut session = Session::new(self, job)?;
         let query = Query::new(job)?;
         let span = tracing::info_span!("facebook_fetch", account = %query.account, level = query.level, since = %days.since, until = %days.until);
-        fetch(&mut session, &query, days).instrument(span).await
+        fetch(&mut session, &query, days, pages)
+            .instrument(span)
+            .await
     }
 }
 
@@ -144,14 +151,16 @@ async fn fetch(
     session: &mut Session<'_>,
     query: &Query<'_>,
     days: Window,
-) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    pages: &Pages,
+) -> Result<(), ConnectorError> {
     if query.level == "ad" || days.len_days() > SYNC_MAX_DAYS {
-        return read_by_report(session, query, days).await;
+        return read_by_report(session, query, days, pages).await;
     }
-    match read_sync(session, query, days).await {
+    match read_sync(session, query, days, pages).await {
+        // Pages handed on before are read again: staging writes only what changed.
         Err(CallError::TooMuchData(why)) => {
             tracing::info!(reason = %why, "facebook: too much data even in small pages; running a report");
-            read_by_report(session, query, days).await
+            read_by_report(session, query, days, pages).await
         }
         other => other.map_err(CallError::into_connector),
     }
@@ -226,24 +235,25 @@ async fn read_sync(
     session: &mut Session<'_>,
     query: &Query<'_>,
     days: Window,
-) -> Result<Vec<AdMetricRow>, CallError> {
+    pages: &Pages,
+) -> Result<(), CallError> {
     let params = query.params(days);
     let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let url = session.url(&format!("{}/insights", query.account), &pairs)?;
-    read_pages(session, "insights", url, &query.rows(days)).await
+    read_pages(session, "insights", url, &query.rows(days), pages).await
 }
 
-/// Every page from `first` on, following `paging.next` until it is absent; the page size
-/// halves while Meta asks for less data.
+/// Every page from `first` on, each handed to `pages` as it is read, following
+/// `paging.next` until it is absent; the page size halves while Meta asks for less data.
 async fn read_pages(
     session: &mut Session<'_>,
     what: &str,
     first: Url,
     ctx: &RowContext<'_>,
-) -> Result<Vec<AdMetricRow>, CallError> {
+    pages: &Pages,
+) -> Result<(), CallError> {
     let mut limit = PAGE_LIMIT;
     let mut url = with_param(first, "limit", Some(&limit.to_string()));
-    let mut all = Vec::new();
     loop {
         let body = match session.get(what, url.clone()).await {
             Ok(body) => body,
@@ -263,9 +273,9 @@ async fn read_pages(
             more = page.next.is_some(),
             "facebook page"
         );
-        all.extend(page.rows);
+        pages.send(page.rows).await?;
         match page.next {
-            None => return Ok(all),
+            None => return Ok(()),
             Some(next) => {
                 url = with_param(session.follow(&next)?, "limit", Some(&limit.to_string()));
             }

@@ -3,13 +3,13 @@
 //! `Job Completed`, then read `GET <report_run_id>/insights` page by page. A run that ends
 //! `Job Failed` or `Job Skipped`, or that is too large, is retried as two half windows.
 
-use adpipe_domain::{AdMetricRow, Window};
+use adpipe_domain::Window;
 use chrono::Days;
 
 use super::graph::{CallError, Session};
 use super::wire::{self, ReportRunCreated, ReportRunStatus};
 use super::{Query, read_pages};
-use crate::ports::{ConnectorError, ReportRunKey};
+use crate::ports::{ConnectorError, Pages, ReportRunKey};
 
 /// Why a report run gave no rows.
 enum ReportError {
@@ -39,18 +39,19 @@ pub(super) async fn read_by_report(
     session: &mut Session<'_>,
     query: &Query<'_>,
     days: Window,
-) -> Result<Vec<AdMetricRow>, ConnectorError> {
-    match run_report(session, query, days).await {
-        Ok(rows) => Ok(rows),
+    pages: &Pages,
+) -> Result<(), ConnectorError> {
+    match run_report(session, query, days, pages).await {
+        Ok(()) => Ok(()),
         Err(ReportError::Connector(e)) => Err(e),
         Err(ReportError::Failed(why)) => {
             let Some((first, second)) = halves(days) else {
                 return Err(ConnectorError::Retryable(why));
             };
             tracing::warn!(reason = %why, "facebook report run failed; splitting the window");
-            let mut rows = Box::pin(read_by_report(session, query, first)).await?;
-            rows.extend(Box::pin(read_by_report(session, query, second)).await?);
-            Ok(rows)
+            // Pages a failed run handed on are read again: staging writes only what changed.
+            Box::pin(read_by_report(session, query, first, pages)).await?;
+            Box::pin(read_by_report(session, query, second, pages)).await
         }
     }
 }
@@ -61,7 +62,8 @@ async fn run_report(
     session: &mut Session<'_>,
     query: &Query<'_>,
     days: Window,
-) -> Result<Vec<AdMetricRow>, ReportError> {
+    pages: &Pages,
+) -> Result<(), ReportError> {
     let key = ReportRunKey {
         tenant: query.job.connection.tenant_id.clone(),
         connection: query.job.connection.id.clone(),
@@ -70,7 +72,7 @@ async fn run_report(
     };
     if let Some(id) = recall(session, &key).await {
         tracing::info!(report_run_id = %id, since = %days.since, until = %days.until, "facebook report run resumed");
-        let outcome = wait_and_read(session, query, days, &id).await;
+        let outcome = wait_and_read(session, query, days, &id, pages).await;
         match settle(session, &key, outcome).await {
             // The report is gone (Meta keeps results for a limited time) or unreadable:
             // start a new one rather than fail the days.
@@ -85,7 +87,7 @@ async fn run_report(
         // Only resuming after a deadline needs it: the run goes on without.
         tracing::warn!(report_run_id = %id, error = %e, "facebook: could not remember the report run");
     }
-    let outcome = wait_and_read(session, query, days, &id).await;
+    let outcome = wait_and_read(session, query, days, &id, pages).await;
     settle(session, &key, outcome).await
 }
 
@@ -94,8 +96,8 @@ async fn run_report(
 async fn settle(
     session: &Session<'_>,
     key: &ReportRunKey,
-    outcome: Result<Vec<AdMetricRow>, ReportError>,
-) -> Result<Vec<AdMetricRow>, ReportError> {
+    outcome: Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let keep = matches!(
         outcome,
         Err(ReportError::Connector(
@@ -148,7 +150,8 @@ async fn wait_and_read(
     query: &Query<'_>,
     days: Window,
     id: &str,
-) -> Result<Vec<AdMetricRow>, ReportError> {
+    pages: &Pages,
+) -> Result<(), ReportError> {
     let what = format!("report run {id}");
     let status_url = session.url(id, &[("fields", "async_status,async_percent_completion")])?;
     let mut poll = 0u32;
@@ -174,7 +177,14 @@ async fn wait_and_read(
         }
     }
     let url = session.url(&format!("{id}/insights"), &[])?;
-    Ok(read_pages(session, &format!("{what} insights"), url, &query.rows(days)).await?)
+    Ok(read_pages(
+        session,
+        &format!("{what} insights"),
+        url,
+        &query.rows(days),
+        pages,
+    )
+    .await?)
 }
 
 /// `days` cut in two, the first half the longer; `None` for a single day.

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use adpipe_domain::AdMetricRow;
 use reqwest::StatusCode;
 
 use super::GoogleAdsConnector;
@@ -18,8 +19,8 @@ use super::stream::{Splitter, StreamError};
 use super::wire::{Status, error_status};
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
-use crate::connectors::transport_error;
-use crate::ports::{ConnectorError, Job};
+use crate::connectors::{ERROR_BODY_CAP, read_capped, transport_error};
+use crate::ports::{ConnectorError, Job, Pages};
 
 /// The OAuth scope of the Google Ads API.
 pub const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
@@ -32,6 +33,10 @@ pub(super) trait Sink {
     type Output;
     /// Element `index` of the streamed array, whole.
     fn batch(&mut self, index: usize, bytes: &[u8]) -> Result<(), StreamError>;
+    /// The rows read so far and not yet taken, to hand on while the stream goes on.
+    fn take_ready(&mut self) -> Vec<AdMetricRow> {
+        Vec::new()
+    }
     fn finish(self) -> Self::Output;
 }
 
@@ -103,11 +108,13 @@ impl<'a> Call<'a> {
     }
 
     /// Streams `query`'s answer into a new sink per try; the last try's output, or why
-    /// there is none.
+    /// there is none. With `pages`, the sink's rows are handed on as the stream arrives
+    /// (a retried stream hands its rows on again; staging writes only what changed).
     pub(super) async fn search_stream<S: Sink>(
         &self,
         query: &str,
         sink: impl Fn() -> S,
+        pages: Option<&Pages>,
     ) -> Result<S::Output, ConnectorError> {
         let backoff = self.conn.backoff;
         let attempts = backoff.max_attempts.max(1);
@@ -120,7 +127,7 @@ impl<'a> Call<'a> {
                     "google ads: the connection's sign-in did not grant the AdWords scope; connect the account again".into(),
                 ));
             }
-            let failure = match self.try_once(&token, query, sink()).await? {
+            let failure = match self.try_once(&token, query, sink(), pages).await? {
                 Ok(output) => return Ok(output),
                 Err(failure) => failure,
             };
@@ -166,6 +173,7 @@ impl<'a> Call<'a> {
         token: &AccessToken,
         query: &str,
         mut sink: S,
+        pages: Option<&Pages>,
     ) -> Result<Result<S::Output, Failure>, ConnectorError> {
         let timeout = time_left(self.job.deadline, STREAM_TIMEOUT)?;
         let mut request = self
@@ -187,7 +195,9 @@ impl<'a> Call<'a> {
         };
         let http = response.status();
         if !http.is_success() {
-            let body = response.bytes().await.unwrap_or_default();
+            let body = read_capped(response, ERROR_BODY_CAP)
+                .await
+                .unwrap_or_default();
             let error = error_status(&body);
             return Ok(Err(Failure::answer(http, error.as_ref())));
         }
@@ -197,6 +207,9 @@ impl<'a> Call<'a> {
                 Ok(Some(chunk)) => {
                     if let Err(e) = splitter.push(&chunk, &mut |i, bytes| sink.batch(i, bytes)) {
                         break Err(e);
+                    }
+                    if let Some(pages) = pages {
+                        pages.send(sink.take_ready()).await?;
                     }
                 }
                 Ok(None) => break splitter.finish(),

@@ -42,7 +42,7 @@ use self::wire::Batch;
 use crate::connectors::Origin;
 pub use crate::connectors::google_oauth::GoogleOAuth;
 pub use crate::connectors::retry::Backoff;
-use crate::ports::{Connector, ConnectorError, Job};
+use crate::ports::{Connector, ConnectorError, Job, Pages};
 
 pub struct GoogleAdsConnector {
     client: reqwest::Client,
@@ -78,7 +78,7 @@ impl Connector for GoogleAdsConnector {
         let customer = &job.connection.account_id;
         let span = tracing::info_span!("google_ads_time_zone", %customer);
         let zone = call
-            .search_stream(gaql::TIME_ZONE_QUERY, TimeZone::default)
+            .search_stream(gaql::TIME_ZONE_QUERY, TimeZone::default, None)
             .instrument(span)
             .await?;
         let what = format!("google ads customer {customer}");
@@ -89,7 +89,12 @@ impl Connector for GoogleAdsConnector {
             .map_err(|_| ConnectorError::Permanent(format!("{what}: unknown time zone {zone:?}")))
     }
 
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError> {
         let call = Call::new(self, job)?;
         let level = job.schedule.report.level;
         let query = gaql::metrics_query(level, days).ok_or_else(|| {
@@ -100,12 +105,11 @@ impl Connector for GoogleAdsConnector {
             window: days,
         };
         let span = tracing::info_span!("google_ads_fetch", customer = %job.connection.account_id, %level, since = %days.since, until = %days.until);
-        let rows = call
-            .search_stream(&query, || Rows::new(&ctx))
+        let rest = call
+            .search_stream(&query, || Rows::new(&ctx), Some(pages))
             .instrument(span)
             .await?;
-        tracing::info!(rows = rows.len(), "google ads rows fetched");
-        Ok(rows)
+        pages.send(rest).await
     }
 }
 
@@ -114,6 +118,10 @@ impl Sink for Rows<'_> {
 
     fn batch(&mut self, index: usize, bytes: &[u8]) -> Result<(), StreamError> {
         Rows::batch(self, index, bytes)
+    }
+
+    fn take_ready(&mut self) -> Vec<AdMetricRow> {
+        self.take()
     }
 
     fn finish(self) -> Vec<AdMetricRow> {

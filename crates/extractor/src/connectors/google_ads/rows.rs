@@ -64,6 +64,11 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
+    /// The rows read so far; the next batches start a new list.
+    pub fn take(&mut self) -> Vec<AdMetricRow> {
+        std::mem::take(&mut self.rows)
+    }
+
     pub fn into_rows(self) -> Vec<AdMetricRow> {
         self.rows
     }

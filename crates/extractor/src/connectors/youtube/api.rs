@@ -12,7 +12,9 @@ use super::YouTubeConnector;
 use super::wire::{ErrorBody, GoogleError};
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
-use crate::connectors::{REQUEST_TIMEOUT, transport_kind};
+use crate::connectors::{
+    BODY_CAP, BodyError, ERROR_BODY_CAP, REQUEST_TIMEOUT, read_capped, transport_kind,
+};
 use crate::ports::{ConnectorError, Job};
 
 /// Why a call did not answer.
@@ -201,9 +203,21 @@ impl<'a> Session<'a> {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = match response.bytes().await {
-            Ok(b) => Vec::from(b),
-            Err(e) => return Ok(Answer::transport(&e)),
+        let cap = if status.is_success() {
+            BODY_CAP
+        } else {
+            ERROR_BODY_CAP
+        };
+        let body = match read_capped(response, cap).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Ok(Answer::transport(&e)),
+            Err(e) => {
+                return Ok(Answer::Failed {
+                    verdict: Verdict::Permanent,
+                    detail: e.describe(),
+                    retry_after: Duration::ZERO,
+                });
+            }
         };
         tracing::debug!(
             status = status.as_u16(),

@@ -77,7 +77,7 @@ use self::rows::Key;
 use crate::connectors::Origin;
 use crate::connectors::google_oauth::GoogleOAuth;
 use crate::connectors::retry::Backoff;
-use crate::ports::{Connector, ConnectorError, Job};
+use crate::ports::{Connector, ConnectorError, Job, Pages};
 
 /// The scope that lets a token read revenue and ad-performance metrics.
 pub const MONETARY_SCOPE: &str = "https://www.googleapis.com/auth/yt-analytics-monetary.readonly";
@@ -118,7 +118,12 @@ impl Connector for YouTubeConnector {
         Ok(TIME_ZONE)
     }
 
-    async fn fetch(&self, job: &Job, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
+    async fn fetch_pages(
+        &self,
+        job: &Job,
+        days: Window,
+        pages: &Pages,
+    ) -> Result<(), ConnectorError> {
         let level = job.schedule.report.level;
         if !matches!(level, Level::Channel | Level::Video) {
             return Err(ConnectorError::Permanent(format!(
@@ -136,8 +141,8 @@ impl Connector for YouTubeConnector {
                 ctx: Origin::of(job),
             };
             match level {
-                Level::Video => read.videos(days).await,
-                _ => read.channel(days).await,
+                Level::Video => read.videos(days, pages).await,
+                _ => pages.send(read.channel(days).await?).await,
             }
         }
         .instrument(span)
@@ -167,13 +172,13 @@ impl Reader<'_, '_> {
             .map_err(|e| ConnectorError::Permanent(format!("youtube analytics reports: {e}")))
     }
 
-    /// Level video: each day's top videos by views, page by page.
-    async fn videos(&mut self, days: Window) -> Result<Vec<AdMetricRow>, ConnectorError> {
-        let mut all = Vec::new();
+    /// Level video: each day's top videos by views, page by page; handed on a day at a
+    /// time (a day's pages are de-duplicated together).
+    async fn videos(&mut self, days: Window, pages: &Pages) -> Result<(), ConnectorError> {
         for day in days.days() {
-            all.extend(self.videos_of(day).await?);
+            pages.send(self.videos_of(day).await?).await?;
         }
-        Ok(all)
+        Ok(())
     }
 
     async fn videos_of(&mut self, day: NaiveDate) -> Result<Vec<AdMetricRow>, ConnectorError> {
