@@ -8,6 +8,7 @@
 #     write requests of a re-run of an unchanged window (integration test against moto)
 #  5. Google Ads searchStream: a 10,000-row response parsed to rows, rows per second (criterion)
 #  6. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
+#  7. extractor memory: peak RSS of a 100,000-row ad-level chunk, page by page vs whole chunk
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,3 +37,6 @@ cargo bench -q -p extractor --bench google_ads -- --noplot 2>/dev/null | grep -E
 
 echo "== stream-to-s3: a 6 MB batch of stream records"
 cargo bench -q -p stream-to-s3 --bench batch 2>/dev/null | grep -v '^$'
+
+echo "== extractor: peak RSS of one 100,000-row ad-level chunk, staged into moto"
+cargo bench -q -p extractor --bench memory 2>/dev/null | grep -v '^$'

@@ -264,9 +264,6 @@ impl Extractor {
         Ok(())
     }
 
-    /// Fetches `chunk` and stages it page by page as the pages arrive, so the run holds a
-    /// page or two rather than the chunk. A failure leaves the pages staged before it in
-    /// the table; the cursor stays before the chunk, so the next run reads it again.
     async fn fetch_and_stage(
         &self,
         connector: &dyn Connector,
@@ -274,26 +271,12 @@ impl Extractor {
         run: &mut Run,
         chunk: Window,
     ) -> Result<(), RunError> {
-        let (pages, mut received) = Pages::channel();
-        let fetch = async move { connector.fetch_pages(job, chunk, &pages).await };
-        let stage = async {
-            let (mut fetched, mut written) = (0u64, 0u64);
-            while let Some(page) = received.recv().await {
-                fetched += page.len() as u64;
-                match self.staging.write(page).await {
-                    Ok(n) => written += n,
-                    // Dropping the receiver stops the fetch at its next page.
-                    Err(e) => return (fetched, written, Err(e)),
-                }
-            }
-            (fetched, written, Ok(()))
-        };
-        let (fetched, (rows_fetched, rows_written, staged)) = tokio::join!(fetch, stage);
-        run.rows_fetched += rows_fetched;
-        run.rows_written += rows_written;
+        let staged = fetch_and_stage(connector, self.staging.as_ref(), job, chunk).await;
+        run.rows_fetched += staged.rows_fetched;
+        run.rows_written += staged.rows_written;
         // Staging's own failure, not the fetch's "staging stopped" that follows from it.
-        staged.map_err(RunError::Staging)?;
-        fetched.map_err(RunError::Connector)
+        staged.staging.map_err(RunError::Staging)?;
+        staged.fetch.map_err(RunError::Connector)
     }
 
     async fn credentials(&self, connection: &Connection) -> Result<Credentials, RunError> {
@@ -338,6 +321,47 @@ impl Extractor {
             .map_err(RunError::Store)?;
         job.connection.time_zone = Some(tz.name().to_owned());
         Ok(tz)
+    }
+}
+
+/// What [`fetch_and_stage`] did with a chunk.
+#[derive(Debug)]
+pub struct StagedChunk {
+    pub rows_fetched: u64,
+    pub rows_written: u64,
+    pub fetch: Result<(), ConnectorError>,
+    pub staging: Result<(), StoreError>,
+}
+
+/// Fetches `chunk` and stages it page by page as the pages arrive, so a run holds a page
+/// or two rather than the chunk. A failure leaves the pages staged before it in the table;
+/// a run's cursor stays before the chunk, so the next run reads it again.
+pub async fn fetch_and_stage(
+    connector: &dyn Connector,
+    staging: &dyn Staging,
+    job: &Job,
+    chunk: Window,
+) -> StagedChunk {
+    let (pages, mut received) = Pages::channel();
+    let fetch = async move { connector.fetch_pages(job, chunk, &pages).await };
+    let stage = async {
+        let (mut fetched, mut written) = (0u64, 0u64);
+        while let Some(page) = received.recv().await {
+            fetched += page.len() as u64;
+            match staging.write(page).await {
+                Ok(n) => written += n,
+                // Dropping the receiver stops the fetch at its next page.
+                Err(e) => return (fetched, written, Err(e)),
+            }
+        }
+        (fetched, written, Ok(()))
+    };
+    let (fetch, (rows_fetched, rows_written, staging)) = tokio::join!(fetch, stage);
+    StagedChunk {
+        rows_fetched,
+        rows_written,
+        fetch,
+        staging,
     }
 }
 

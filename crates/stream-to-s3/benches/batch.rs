@@ -127,16 +127,6 @@ fn read(body: &[u8]) -> StreamEvent {
     serde_path_to_error::deserialize(de).expect("a stream event")
 }
 
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
 fn main() {
     let (body, records) = payload();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -177,5 +167,8 @@ fn main() {
         ms(whole),
         ms(whole) / ms(floor)
     );
-    println!("  peak RSS of this process: {:.1} MB", peak_rss_mb());
+    println!(
+        "  peak RSS of this process: {:.1} MB",
+        adpipe_testkit::peak_rss_mb()
+    );
 }

@@ -20,6 +20,9 @@ use crate::server::{Body, Server};
 
 pub const DEMO_ACCOUNT: &str = "act_1234567890";
 pub const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
+/// A large account for memory measurements: [`LARGE_ADS`] ads, each with a row every day.
+pub const LARGE_ACCOUNT: &str = "act_100000";
+pub const LARGE_ADS: usize = 14_286;
 const VERSION: &str = "v26.0";
 const CAMPAIGNS: [(&str, &str); 3] = [
     ("120210000000000001", "Spring Sale"),
@@ -86,13 +89,15 @@ impl State {
         }
         let segments: Vec<&str> = path.split('/').collect();
         match (method, segments.as_slice()) {
-            (Method::GET, [account]) if *account == DEMO_ACCOUNT => ok(json!({
-                "id": DEMO_ACCOUNT, "timezone_name": DEMO_TIME_ZONE, "currency": "USD", "account_id": &DEMO_ACCOUNT[4..]
+            (Method::GET, [account]) if known(account) => ok(json!({
+                "id": account, "timezone_name": DEMO_TIME_ZONE, "currency": "USD", "account_id": &account[4..]
             })),
-            (Method::GET, [account, "insights"]) if *account == DEMO_ACCOUNT => {
+            (Method::GET, [account, "insights"]) if known(account) => {
+                params.insert("account".into(), (*account).to_owned());
                 self.insights_page(&params, &format!("{account}/insights"))
             }
-            (Method::POST, [account, "insights"]) if *account == DEMO_ACCOUNT => {
+            (Method::POST, [account, "insights"]) if known(account) => {
+                params.insert("account".into(), (*account).to_owned());
                 let id = format!(
                     "{}",
                     6_000_000_000_000_000 + self.next_report.fetch_add(1, Ordering::Relaxed)
@@ -145,7 +150,17 @@ impl State {
             .get("level")
             .map(String::as_str)
             .unwrap_or("campaign");
-        let rows = rows(level, since, until);
+        let large = params.get("account").map(String::as_str) == Some(LARGE_ACCOUNT);
+        let rows = if large {
+            Vec::new()
+        } else {
+            rows(level, since, until)
+        };
+        let total = if large {
+            LARGE_ADS * ((until - since).num_days() as usize + 1)
+        } else {
+            rows.len()
+        };
         let limit: usize = params
             .get("limit")
             .and_then(|l| l.parse().ok())
@@ -155,11 +170,12 @@ impl State {
             .get("after")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
-        let end = (start + limit).min(rows.len());
+        let end = (start + limit).min(total);
         let mut paging =
             json!({"cursors": {"before": start.to_string(), "after": end.to_string()}});
-        if end < rows.len() {
+        if end < total {
             let mut next: HashMap<String, String> = params.clone();
+            next.remove("account");
             next.insert("after".into(), end.to_string());
             let query = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(next.iter())
@@ -167,8 +183,53 @@ impl State {
             let base = self.base.get().map(String::as_str).unwrap_or_default();
             paging["next"] = json!(format!("{base}/{path}?{query}"));
         }
-        ok(json!({"data": rows[start.min(end)..end], "paging": paging}))
+        let data: Vec<Value> = if large {
+            (start.min(end)..end).map(|i| large_row(since, i)).collect()
+        } else {
+            rows[start.min(end)..end].to_vec()
+        };
+        ok(json!({"data": data, "paging": paging}))
     }
+}
+
+fn known(account: &str) -> bool {
+    account == DEMO_ACCOUNT || account == LARGE_ACCOUNT
+}
+
+/// Row `i` of the large account's ad-level report from `since`: day `i / LARGE_ADS`, ad
+/// `i % LARGE_ADS` (100 ads an ad set, 10 ad sets a campaign), made when asked for.
+fn large_row(since: NaiveDate, i: usize) -> Value {
+    let day = since + chrono::Days::new((i / LARGE_ADS) as u64);
+    let ad = i % LARGE_ADS;
+    let (adset, campaign) = (ad / 100, ad / 1_000);
+    let seed = seed(campaign as u64, ad as u64, day);
+    let impressions = 200 + seed % 5_000;
+    let clicks = impressions * (10 + seed % 30) / 1_000;
+    let spend_cents = clicks * (40 + seed % 80);
+    let purchases = clicks / 25;
+    json!({
+        "campaign_id": format!("1202200{campaign:011}"),
+        "campaign_name": format!("Large campaign {campaign}"),
+        "adset_id": format!("1202300{adset:011}"),
+        "adset_name": format!("Large campaign {campaign} / set {adset}"),
+        "ad_id": format!("1202400{ad:011}"),
+        "ad_name": format!("Large campaign {campaign} / set {adset} / ad {ad}"),
+        "account_currency": "USD",
+        "impressions": impressions.to_string(),
+        "clicks": clicks.to_string(),
+        "spend": format!("{}.{:02}", spend_cents / 100, spend_cents % 100),
+        "reach": (impressions * 8 / 10).to_string(),
+        "frequency": "1.25",
+        "actions": [
+            {"action_type": "link_click", "value": clicks.to_string()},
+            {"action_type": "omni_purchase", "value": purchases.to_string()}
+        ],
+        "action_values": [
+            {"action_type": "omni_purchase", "value": format!("{}.00", purchases * 42)}
+        ],
+        "date_start": day.to_string(),
+        "date_stop": day.to_string(),
+    })
 }
 
 fn time_range(params: &HashMap<String, String>) -> Option<(NaiveDate, NaiveDate)> {

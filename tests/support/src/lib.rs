@@ -24,7 +24,7 @@ mod template;
 use std::path::PathBuf;
 
 pub use eventbridge::{render_input, scheduled_event};
-pub use fake_graph::{DEMO_ACCOUNT, DEMO_TIME_ZONE, FakeGraphApi};
+pub use fake_graph::{DEMO_ACCOUNT, DEMO_TIME_ZONE, FakeGraphApi, LARGE_ACCOUNT, LARGE_ADS};
 pub use fault_proxy::FaultProxy;
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
@@ -37,6 +37,17 @@ pub use template::template;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A tenant id no other test uses: `t-` and 12 lowercase hex digits.
+/// This process's peak resident set size (`VmHWM`), in MB; 0 where /proc has none.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
 pub fn unique_tenant() -> String {
     format!("t-{}", random_suffix(12))
 }
