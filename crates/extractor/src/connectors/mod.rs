@@ -110,6 +110,16 @@ pub(crate) async fn read_capped(
     Ok(body)
 }
 
+/// The body of a platform's answer: up to [`BODY_CAP`], or [`ERROR_BODY_CAP`] for a failed one.
+pub(crate) async fn read_answer(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    let cap = if response.status().is_success() {
+        BODY_CAP
+    } else {
+        ERROR_BODY_CAP
+    };
+    read_capped(response, cap).await
+}
+
 /// What kind of transport failure a request met: timed out, could not connect, broke off.
 pub(crate) fn transport_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {

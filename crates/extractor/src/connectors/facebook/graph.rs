@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::throttle::{Backoff, Usage, Verdict, classify};
 use super::wire::{self, ErrorBody, GraphError};
 use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
-use crate::connectors::{BODY_CAP, BodyError, ERROR_BODY_CAP, read_capped, transport_error};
+use crate::connectors::{BodyError, read_answer, transport_error};
 use crate::ports::{ConnectorError, Job, ReportRuns};
 
 /// Why a call did not answer.
@@ -231,12 +231,7 @@ impl<'a> Session<'a> {
         let usage = Usage::from_headers(response.headers());
         self.pause = usage.pause(&self.backoff);
         self.hold_off.set(self.account, self.pause);
-        let cap = if status.is_success() {
-            BODY_CAP
-        } else {
-            ERROR_BODY_CAP
-        };
-        let body = match read_capped(response, cap).await {
+        let body = match read_answer(response).await {
             Ok(body) => body,
             Err(e @ BodyError::TooLarge(_)) => {
                 return Ok(Answer::Failed(Verdict::Permanent, e.describe()));

@@ -12,9 +12,7 @@ use super::YouTubeConnector;
 use super::wire::{ErrorBody, GoogleError};
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
-use crate::connectors::{
-    BODY_CAP, BodyError, ERROR_BODY_CAP, REQUEST_TIMEOUT, read_capped, transport_kind,
-};
+use crate::connectors::{BodyError, REQUEST_TIMEOUT, read_answer, transport_kind};
 use crate::ports::{ConnectorError, Job};
 
 /// Why a call did not answer.
@@ -203,12 +201,7 @@ impl<'a> Session<'a> {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let cap = if status.is_success() {
-            BODY_CAP
-        } else {
-            ERROR_BODY_CAP
-        };
-        let body = match read_capped(response, cap).await {
+        let body = match read_answer(response).await {
             Ok(body) => body,
             Err(BodyError::Transport(e)) => return Ok(Answer::transport(&e)),
             Err(e) => {
