@@ -12,7 +12,8 @@
 #
 # Knobs (environment): FUZZ_SEED (default 20251204), FUZZ_MAX_EXAMPLES per operation and
 # phase (default 60), FUZZ_WORKERS (default 2), FUZZ_TIMEOUT in seconds for the whole
-# schemathesis run (default 900), FUZZ_ARGS extra schemathesis arguments.
+# schemathesis run (default 900), FUZZ_SPEC (default openapi.yaml), FUZZ_ARGS extra
+# schemathesis arguments.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
@@ -119,22 +120,28 @@ wait_http "$api/v1/connections"
 say "schemathesis: seed $seed, at most $max_examples examples per operation and phase, $workers workers"
 started="$(date +%s)"
 status=0
-timeout --foreground "$budget" schemathesis --no-color run openapi.yaml \
+timeout --foreground "$budget" schemathesis --no-color run "${FUZZ_SPEC:-openapi.yaml}" \
   --url "$api" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
-  --phases examples,coverage,fuzzing \
+  --phases examples,coverage,fuzzing,stateful \
   --seed "$seed" \
   --max-examples "$max_examples" \
   --generation-database none \
   --workers "$workers" \
   --request-timeout 30 \
-  --report junit,ndjson --report-dir "$work/report" \
+  --report junit,har --report-dir "$work/report" \
   ${FUZZ_ARGS:-} \
   2>&1 | tee "$work/schemathesis.log" || status=$?
 elapsed=$(($(date +%s) - started))
 
-requests="$(grep -c '"Interaction"\|"interaction"' "$work/report/"*.ndjson 2>/dev/null || true)"
 say "fuzz: schemathesis exited $status after ${elapsed}s; logs in ${work#"$root"/}"
+# The HTTP requests sent, by answer status (the HAR report has one entry per request).
+python3 - "$work"/report/har-*.json <<'PY' || true
+import collections, json, sys
+entries = [e for path in sys.argv[1:] for e in json.load(open(path))["log"]["entries"]]
+by_status = collections.Counter(e["response"]["status"] for e in entries)
+print(f"fuzz: {len(entries)} requests; by status:", ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items())))
+PY
 if ((status == 124)); then
   echo "fuzz: the run took longer than FUZZ_TIMEOUT=${budget}s" >&2
 fi
@@ -142,5 +149,4 @@ if grep -q -i 'panicked' "$work/api.log"; then
   echo "fuzz: the local API panicked (see ${work#"$root"/}/api.log)" >&2
   status=1
 fi
-: "$requests"
 exit "$status"
