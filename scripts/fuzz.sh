@@ -11,7 +11,7 @@
 # stops. Logs and reports: target/fuzz/.
 #
 # Knobs (environment): FUZZ_SEED (default 20251204), FUZZ_MAX_EXAMPLES per operation and
-# phase (default 60), FUZZ_WORKERS (default 2), FUZZ_TIMEOUT in seconds for the whole
+# phase (default 500), FUZZ_WORKERS (default 1), FUZZ_TIMEOUT in seconds for the whole
 # schemathesis run (default 900), FUZZ_SPEC (default openapi.yaml), FUZZ_ARGS extra
 # schemathesis arguments.
 set -euo pipefail
@@ -22,8 +22,8 @@ rm -rf "$work"
 mkdir -p "$work"
 
 seed="${FUZZ_SEED:-20251204}"
-max_examples="${FUZZ_MAX_EXAMPLES:-60}"
-workers="${FUZZ_WORKERS:-2}"
+max_examples="${FUZZ_MAX_EXAMPLES:-500}"
+workers="${FUZZ_WORKERS:-1}"
 budget="${FUZZ_TIMEOUT:-900}"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
