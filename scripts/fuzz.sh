@@ -104,6 +104,11 @@ AWS_SECRET_ACCESS_KEY=fuzz
 AWS_EC2_METADATA_DISABLED=true
 RULE_PREFIX=adpipe-
 OAUTH_REDIRECT_URIS=https://app.example.com/oauth/callback
+# Room for every connection and schedule the run creates, so the stateful phase (create a
+# connection, a schedule of it, run it) is not stopped by the per-tenant quotas early on;
+# the per-connection quota and the run-now rate stay at their defaults and are met.
+MAX_CONNECTIONS_PER_TENANT=1000000
+MAX_SCHEDULES_PER_TENANT=1000000
 GOOGLE_OAUTH_TOKEN_URL="http://127.0.0.1:$oauth_port/google/token"
 FACEBOOK_GRAPH_URL="http://127.0.0.1:$oauth_port/v21.0"
 ADPIPE_LOCAL_TENANT=fuzz
