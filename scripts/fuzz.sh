@@ -125,7 +125,9 @@ wait_http "$api/v1/connections"
 say "schemathesis: seed $seed, at most $max_examples examples per operation and phase, $workers workers"
 started="$(date +%s)"
 status=0
-timeout --foreground "$budget" schemathesis --no-color run "${FUZZ_SPEC:-openapi.yaml}" \
+# From target/fuzz: schemathesis keeps its crash cache (for `st replay`) in ./.schemathesis.
+spec="$(realpath "${FUZZ_SPEC:-openapi.yaml}")"
+(cd "$work" && timeout --foreground "$budget" schemathesis --no-color run "$spec" \
   --url "$api" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
   --phases examples,coverage,fuzzing,stateful \
@@ -135,7 +137,7 @@ timeout --foreground "$budget" schemathesis --no-color run "${FUZZ_SPEC:-openapi
   --workers "$workers" \
   --request-timeout 30 \
   --report junit,har --report-dir "$work/report" \
-  ${FUZZ_ARGS:-} \
+  ${FUZZ_ARGS:-}) \
   2>&1 | tee "$work/schemathesis.log" || status=$?
 elapsed=$(($(date +%s) - started))
 
