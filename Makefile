@@ -15,12 +15,13 @@ ARCH ?= x86_64
 # samconfig.toml environment of `make deploy`: default (adpipe-dev) or prod.
 ENV ?= default
 
-.PHONY: help venv build lint test demo bench deploy clean distclean
+.PHONY: help venv build lint test demo bench fuzz deploy clean distclean
 
 help:
 	@echo "make test    fmt check, clippy -D warnings, template lint, whole test suite (moto)"
 	@echo "make demo    the whole job on loopback (moto, fake ad platforms): schedule -> extract -> stage -> Parquet lake"
 	@echo "make bench   bootstrap sizes, init time, handler time, parse throughput, re-run writes, stream batch"
+	@echo "make fuzz    schemathesis from openapi.yaml against the local API on moto (minutes; not in make test)"
 	@echo "make build   sam build via cargo-lambda (ARCH=$(ARCH))"
 	@echo "make lint    sam validate --lint, cfn-lint and checkov (skips justified in template.yaml)"
 	@echo "make deploy  sam build + sam deploy --guided (ENV=$(ENV): default | prod)"
@@ -51,6 +52,9 @@ demo: venv
 
 bench: venv
 	scripts/bench.sh
+
+fuzz: venv
+	scripts/fuzz.sh
 
 deploy: venv
 	sam build --config-env $(ENV)

@@ -112,10 +112,12 @@ fn rust_sources(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 /// The `code` of every `ApiError::new(StatusCode::X, "code", …)` and `Self::new(…)` (the
-/// helper constructors) in `source`: the string literal after `new(StatusCode::X,`.
+/// helper constructors) in `source`: the string literal after `new(StatusCode::X,` (or
+/// `new(http::StatusCode::X,`).
 fn error_codes(source: &str, codes: &mut BTreeSet<String>) {
     for (start, _) in source.match_indices("new(") {
         let rest = source[start + "new(".len()..].trim_start();
+        let rest = rest.strip_prefix("http::").unwrap_or(rest);
         let Some(rest) = rest.strip_prefix("StatusCode::") else {
             continue;
         };
@@ -137,6 +139,29 @@ fn error_codes(source: &str, codes: &mut BTreeSet<String>) {
     }
 }
 
+/// The codes of the local API's own refusals (403 before the handler): the string literal
+/// that opens each `Some((\"code\", \"message\"))` / `then_some((…))` tuple of its
+/// `refusal` function, the code before `#[cfg(test)]` only.
+fn local_refusal_codes(source: &str, codes: &mut BTreeSet<String>) {
+    let source = source.split("#[cfg(test)]").next().unwrap_or(source);
+    let start = source
+        .find("fn refusal(")
+        .expect("local_api.rs has a `fn refusal(`");
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+    for (at, _) in body.match_indices("((") {
+        let rest = body[at + 2..].trim_start();
+        let Some(literal) = rest.strip_prefix('"') else {
+            continue;
+        };
+        if let Some((code, after)) = literal.split_once('"') {
+            if after.trim_start().starts_with(',') {
+                codes.insert(code.to_owned());
+            }
+        }
+    }
+}
+
 #[test]
 fn every_error_code_the_code_emits_is_documented() {
     let mut sources = Vec::new();
@@ -147,12 +172,23 @@ fn every_error_code_the_code_emits_is_documented() {
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         error_codes(&text, &mut emitted);
     }
+    let local_api = workspace().join("crates/schedule-api/src/bin/local_api.rs");
+    let text = std::fs::read_to_string(&local_api)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", local_api.display()));
+    let mut local = BTreeSet::new();
+    local_refusal_codes(&text, &mut local);
+    assert!(
+        local.contains("forbidden_host"),
+        "the scan of local_api.rs missed `forbidden_host`; found {local:?}"
+    );
+    emitted.extend(local);
     // The scan found the constructors at all: guards against a scan that silently finds nothing.
     for known in [
         "invalid_request",
         "not_found",
         "dependency_unavailable",
         "internal",
+        "run_in_progress",
     ] {
         assert!(
             emitted.contains(known),
