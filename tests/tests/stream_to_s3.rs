@@ -211,7 +211,7 @@ async fn written_sums(tenant: &str) -> BTreeMap<String, (i64, i64, i64)> {
     sums
 }
 
-/// CONTRACT §5, column by column.
+/// The lake's columns (docs/architecture.md, "The data lake"), column by column.
 fn contract_columns() -> Vec<(&'static str, DataType, bool)> {
     let s = |n| (n, DataType::Utf8, false);
     let s_null = |n| (n, DataType::Utf8, true);

@@ -1,4 +1,4 @@
-//! The platform apps' credentials (`APP_CREDENTIALS_SECRET`, CONTRACT §2) that the schedule
+//! The platform apps' credentials (`APP_CREDENTIALS_SECRET`, docs/architecture.md) that the schedule
 //! API (OAuth sign-in) and the extractor (every platform call) both read, and Meta's
 //! `appsecret_proof`. Fields left out of the secret read as empty, so each user can name
 //! what is missing; `Debug` shows no value.

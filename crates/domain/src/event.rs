@@ -1,4 +1,4 @@
-//! The events that start an extractor run (CONTRACT §3–4).
+//! The events that start an extractor run (docs/architecture.md, "Extractor events").
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

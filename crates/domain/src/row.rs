@@ -1,5 +1,5 @@
 //! The ad-metric row: one entity's metrics for one day, as the data lake stores it
-//! (CONTRACT §5). Connectors produce it, the staging table holds it, stream-to-s3 writes it.
+//! (docs/architecture.md, "The data lake"). Connectors produce it, the staging table holds it, stream-to-s3 writes it.
 
 use std::fmt::Write as _;
 

@@ -171,7 +171,8 @@ pub struct Job {
     pub deadline: DateTime<Utc>,
 }
 
-/// One ad platform: reads a connection's report as normalized rows (CONTRACT §5).
+/// One ad platform: reads a connection's report as normalized rows (docs/architecture.md,
+/// "The data lake").
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// The ad account's time zone: a run's window ends yesterday there.
@@ -244,7 +245,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
+/// The `APP_CREDENTIALS_SECRET` JSON (docs/architecture.md, "Configuration").
 pub use adpipe_domain::app::{AppCredentials, FacebookApp, GoogleApp};
 
 /// Why credentials could not be read. Messages name secrets and field paths, never their

@@ -1,4 +1,5 @@
-//! Configuration, read once at init from the environment (CONTRACT §2).
+//! Configuration, read once at init from the environment (docs/architecture.md,
+//! "Configuration"; every variable in the README's Configuration table).
 
 pub use adpipe_domain::config::ConfigError;
 use adpipe_domain::config::Env;
@@ -151,7 +152,8 @@ impl Config {
 /// The current Graph API and Google's token endpoint: the extractor's defaults too.
 pub use adpipe_domain::config::{DEFAULT_FACEBOOK_GRAPH_URL, DEFAULT_GOOGLE_OAUTH_TOKEN_URL};
 
-/// The OAuth sign-in's settings (CONTRACT §2, §3), read at init beside [`Config`].
+/// The OAuth sign-in's settings (the README's Configuration table and OAuth section), read
+/// at init beside [`Config`].
 ///
 /// Kept apart from [`Config`] so the local-mode flag can never come from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

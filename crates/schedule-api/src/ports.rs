@@ -250,7 +250,7 @@ pub trait SecretStore: Send + Sync {
     async fn app_credentials(&self, id: &str) -> Result<AppCredentials, AppSecretError>;
 }
 
-/// The `APP_CREDENTIALS_SECRET` JSON (CONTRACT §2).
+/// The `APP_CREDENTIALS_SECRET` JSON (docs/architecture.md, "Configuration").
 pub use adpipe_domain::app::{AppCredentials, FacebookApp, GoogleApp};
 
 #[derive(Debug, Error)]
@@ -258,7 +258,7 @@ pub enum AppSecretError {
     /// Secrets Manager failed or refused the read.
     #[error(transparent)]
     Unavailable(#[from] DependencyError),
-    /// The secret does not exist or is not the JSON of CONTRACT §2: an operator's fix. The
+    /// The secret does not exist or is not the JSON docs/architecture.md describes: an operator's fix. The
     /// reason names the secret's fields, never their values.
     #[error("app credentials secret: {0}")]
     Unusable(String),

@@ -632,7 +632,7 @@ fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, F
     Ok(secret_value(platform, token))
 }
 
-/// The name of each platform's one credential in its secret (CONTRACT §3).
+/// The name of each platform's one credential in its secret (`openapi.yaml`, `credentials`).
 fn credential_name(platform: Platform) -> &'static str {
     match platform {
         Platform::Facebook => "access_token",

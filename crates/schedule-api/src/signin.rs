@@ -1,4 +1,4 @@
-//! OAuth sign-in (CONTRACT §3): the platform's consent URL, and the exchange of the code it
+//! OAuth sign-in (`openapi.yaml`, the README's OAuth section): the platform's consent URL, and the exchange of the code it
 //! returns for a connection, created exactly as `POST /v1/connections` creates one.
 //!
 //! A code is single-use, so everything that can be checked is checked before it is spent:
@@ -35,7 +35,7 @@ const MAX_CODE_BYTES: usize = 4096;
 pub const SIGN_IN_TTL: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What the consent asks for. One Google consent covers Google Ads and YouTube Analytics
-/// (CONTRACT §3; `reports.query` also needs `youtube.readonly`); YouTube's monetary reports
+/// (the README's OAuth table; `reports.query` also needs `youtube.readonly`); YouTube's monetary reports
 /// (`yt-analytics-monetary.readonly`) are not asked for, least privilege: the extractor
 /// adds revenue to `extra` only for a refresh token that carries that scope.
 pub fn requested_scopes(platform: Platform) -> &'static [&'static str] {

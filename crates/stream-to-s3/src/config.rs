@@ -1,4 +1,5 @@
-//! Configuration, read once at init from the environment (CONTRACT §2).
+//! Configuration, read once at init from the environment (docs/architecture.md,
+//! "Configuration"; every variable in the README's Configuration table).
 
 pub use adpipe_domain::config::ConfigError;
 use adpipe_domain::config::Env;

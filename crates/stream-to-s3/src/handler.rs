@@ -19,7 +19,7 @@
 //! Object names are the first and last sequence numbers of the group's records, zero
 //! padded, so the same batch delivered again writes the same keys. A batch resumed after a
 //! partial failure holds other records, so it may write some rows again under new names;
-//! readers keep the newest `extracted_at` of each `row_key` (CONTRACT §5) either way.
+//! readers keep the newest `extracted_at` of each `row_key` (docs/architecture.md, "The data lake") either way.
 
 use std::collections::BTreeMap;
 
@@ -66,7 +66,7 @@ struct Group {
     last: Sequence,
 }
 
-/// The S3 key of a group's object (CONTRACT §5).
+/// The S3 key of a group's object (docs/architecture.md, "The data lake").
 pub fn object_key(partition: &Partition, first: &Sequence, last: &Sequence) -> String {
     format!(
         "{PREFIX}/tenant_id={}/platform={}/dt={}/{}-{}.parquet",

@@ -1,4 +1,4 @@
-//! A row as the staging table stores it (CONTRACT §4): every column under its Parquet
+//! A row as the staging table stores it (docs/architecture.md, "The staging table"): every column under its Parquet
 //! name — text as `S`, numbers as `N` in their `Display` form, an absent value as `NULL`,
 //! `date` as `YYYY-MM-DD`, `extracted_at` in epoch milliseconds — plus the table keys,
 //! `content_hash` and the `expires_at` TTL. stream-to-s3 reads it back (its `image.rs`).

@@ -1,4 +1,4 @@
-//! One insights row → one [`AdMetricRow`] (CONTRACT §5): ids and names, `spend` as exact
+//! One insights row → one [`AdMetricRow`] (docs/architecture.md, "The data lake"): ids and names, `spend` as exact
 //! micros, conversions from the schedule's action types, video plays, the other numbers
 //! in `extra`. Every error starts with the path of the field at fault.
 //!

@@ -1,4 +1,4 @@
-//! Batches of `GoogleAdsRow`s → [`AdMetricRow`]s (CONTRACT §5): one row per (entity, day),
+//! Batches of `GoogleAdsRow`s → [`AdMetricRow`]s (docs/architecture.md, "The data lake"): one row per (entity, day),
 //! `cost_micros` as Google sends it (already micros, exact), video views from
 //! `metrics.video_trueview_views`, the other metrics in `extra`.
 //!

@@ -15,7 +15,8 @@
 //!   API refuses with 400 ends that day's list, with a warning, rather than failing every
 //!   run of the channel. At level video, **`ad_id` is the YouTube video id** (the contract
 //!   has no video column) and the row's entity is the video id. *This departs from
-//!   CONTRACT §4, which names `dimensions=day,video`.*
+//!   the first design, which named `dimensions=day,video` (docs/architecture.md,
+//!   "Departures").*
 //! - **Metrics**: `views` → `video_views`; `estimatedMinutesWatched`,
 //!   `averageViewDuration`, `averageViewPercentage`, `likes`, `comments`, `shares`,
 //!   `subscribersGained`, `subscribersLost` → `extra` (a JSON object, numbers as sent).
