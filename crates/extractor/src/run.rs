@@ -108,17 +108,6 @@ impl Extractor {
         if let Some(reason) = self.take_lease(&run, invocation).await? {
             return Ok(Outcome::Acknowledged { reason });
         }
-        let started = match self.store.start_run(&run).await {
-            Ok(started) => started,
-            Err(e) => return Err(self.release_after(&run, invocation, e).await),
-        };
-        if let Err(StartRefused::AlreadyRecorded) = started {
-            tracing::info!(run_id = %run.run_id, "run already succeeded; redelivered event acknowledged");
-            self.release(&run, invocation).await?;
-            return Ok(Outcome::Acknowledged {
-                reason: format!("run {} already recorded", run.run_id),
-            });
-        }
         let span = tracing::info_span!("run", run_id = %run.run_id, %tenant, %schedule_id, platform = %connection.platform, request_id = %invocation.request_id);
         let job = Job {
             connection,
@@ -127,9 +116,43 @@ impl Extractor {
             credentials: Credentials::default(),
             deadline: invocation.deadline - DEADLINE_MARGIN,
         };
-        self.execute(job, run, event.reference_time(), invocation)
+        let outcome = self
+            .run_holding_lease(job, run, event.reference_time())
             .instrument(span)
-            .await
+            .await;
+        // The lease is given up however the run ended. After a control-table failure only
+        // as far as the table lets us: the lease also ends at the invocation's deadline,
+        // and Lambda's retry of this invocation (the same request id) takes it again.
+        let released = self
+            .store
+            .release_lease(tenant, schedule_id, &invocation.request_id)
+            .await;
+        match outcome {
+            Ok(outcome) => released.map(|()| outcome),
+            Err(e) => {
+                if let Err(r) = released {
+                    tracing::warn!(%tenant, %schedule_id, error = %r, "the active-run lease could not be released; it ends at the invocation's deadline");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts `run` (unless it already succeeded: a redelivery) and executes it, the
+    /// schedule's lease held.
+    async fn run_holding_lease(
+        &self,
+        job: Job,
+        run: Run,
+        reference: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        if let Err(StartRefused::AlreadyRecorded) = self.store.start_run(&run).await? {
+            tracing::info!("run already succeeded; redelivered event acknowledged");
+            return Ok(Outcome::Acknowledged {
+                reason: format!("run {} already recorded", run.run_id),
+            });
+        }
+        self.execute(job, run, reference).await
     }
 
     /// Takes the schedule's lease for `run`: `None` when taken, else why the event is
@@ -170,40 +193,17 @@ impl Extractor {
         }
     }
 
-    /// Gives the schedule's lease up.
-    async fn release(&self, run: &Run, invocation: &Invocation) -> Result<(), StoreError> {
-        self.store
-            .release_lease(&run.tenant_id, &run.schedule_id, &invocation.request_id)
-            .await
-    }
-
-    /// Gives the lease up after the control table failed with `error` (best effort: the
-    /// lease also ends at the invocation's deadline, and Lambda's retry of this invocation
-    /// takes it again); answers `error`.
-    async fn release_after(
-        &self,
-        run: &Run,
-        invocation: &Invocation,
-        error: StoreError,
-    ) -> StoreError {
-        if let Err(e) = self.release(run, invocation).await {
-            tracing::warn!(run_id = %run.run_id, error = %e, "the active-run lease could not be released; it ends at the invocation's deadline");
-        }
-        error
-    }
-
     async fn execute(
         &self,
         mut job: Job,
         mut run: Run,
         reference: DateTime<Utc>,
-        invocation: &Invocation,
     ) -> Result<Outcome, StoreError> {
         let result = self.extract(&mut job, &mut run, reference).await;
         run.finished_at = Some(Utc::now());
         match result {
             Ok(()) => run.status = RunStatus::Succeeded,
-            Err(RunError::Store(e)) => return Err(self.release_after(&run, invocation, e).await),
+            Err(RunError::Store(e)) => return Err(e),
             Err(error) => {
                 run.status = RunStatus::Failed;
                 run.error = Some(error.message(&run.run_id));
@@ -211,20 +211,13 @@ impl Extractor {
                     tracing::error!(error = %detail, "internal failure; the run records a generic message");
                 }
                 if let RunError::Connector(ConnectorError::Auth(_)) = &error {
-                    if let Err(e) = self
-                        .store
+                    self.store
                         .mark_reauth_required(&job.connection.tenant_id, &job.connection.id)
-                        .await
-                    {
-                        return Err(self.release_after(&run, invocation, e).await);
-                    }
+                        .await?;
                 }
             }
         }
-        if let Err(e) = self.store.finish_run(&run).await {
-            return Err(self.release_after(&run, invocation, e).await);
-        }
-        self.release(&run, invocation).await?;
+        self.store.finish_run(&run).await?;
         tracing::info!(status = ?run.status, rows_fetched = run.rows_fetched, rows_written = run.rows_written, error = run.error.as_deref(), "run finished");
         Ok(Outcome::Finished { run })
     }
