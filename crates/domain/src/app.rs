@@ -1,7 +1,7 @@
-//! The platform apps' credentials (`APP_CREDENTIALS_SECRET`, docs/architecture.md) that the schedule
-//! API (OAuth sign-in) and the extractor (every platform call) both read, and Meta's
-//! `appsecret_proof`. Fields left out of the secret read as empty, so each user can name
-//! what is missing; `Debug` shows no value.
+//! The platform apps' credentials (`APP_CREDENTIALS_SECRET`, docs/architecture.md) that the
+//! schedule API (OAuth sign-in) and the extractor (every platform call) both read, and
+//! Meta's `appsecret_proof`. Fields left out of the secret read as empty, so each user can
+//! name what is missing; `Debug` shows no value.
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -10,6 +10,29 @@ use sha2::Sha256;
 /// How long a process reuses the app credentials it read (the schedule API and the
 /// extractor alike): an operator who puts new credentials sees them used within this.
 pub const APP_CREDENTIALS_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The app credentials a process last read, by secret id, for [`APP_CREDENTIALS_TTL`].
+#[derive(Default)]
+pub struct AppCredentialsCache(
+    std::sync::Mutex<Option<(String, std::time::Instant, AppCredentials)>>,
+);
+
+impl AppCredentialsCache {
+    /// What secret `id` held, if read less than [`APP_CREDENTIALS_TTL`] ago.
+    pub fn get(&self, id: &str) -> Option<AppCredentials> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|(cached, at, _)| cached == id && at.elapsed() < APP_CREDENTIALS_TTL)
+            .map(|(_, _, app)| app.clone())
+    }
+
+    /// Remembers what secret `id` holds, from now.
+    pub fn put(&self, id: &str, app: &AppCredentials) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((id.to_owned(), std::time::Instant::now(), app.clone()));
+    }
+}
 
 #[derive(Clone, Default, Deserialize)]
 pub struct AppCredentials {

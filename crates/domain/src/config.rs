@@ -55,7 +55,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 }
 
 /// Whether `url` is `http://` to 127.0.0.1, localhost or [::1] (any port and path).
-pub fn is_loopback_http(url: &str) -> bool {
+fn is_loopback_http(url: &str) -> bool {
     ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
         .any(|base| {

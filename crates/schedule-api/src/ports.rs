@@ -258,8 +258,8 @@ pub enum AppSecretError {
     /// Secrets Manager failed or refused the read.
     #[error(transparent)]
     Unavailable(#[from] DependencyError),
-    /// The secret does not exist or is not the JSON docs/architecture.md describes: an operator's fix. The
-    /// reason names the secret's fields, never their values.
+    /// The secret does not exist or is not the JSON docs/architecture.md describes: an
+    /// operator's fix. The reason names the secret's fields, never their values.
     #[error("app credentials secret: {0}")]
     Unusable(String),
 }

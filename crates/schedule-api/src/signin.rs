@@ -1,5 +1,6 @@
-//! OAuth sign-in (`openapi.yaml`, the README's OAuth section): the platform's consent URL, and the exchange of the code it
-//! returns for a connection, created exactly as `POST /v1/connections` creates one.
+//! OAuth sign-in (`openapi.yaml`, the README's OAuth section): the platform's consent URL,
+//! and the exchange of the code it returns for a connection, created exactly as `POST
+//! /v1/connections` creates one.
 //!
 //! A code is single-use, so everything that can be checked is checked before it is spent:
 //! the body, the account id, the redirect URI, the app credentials. After it is spent, a
@@ -35,9 +36,9 @@ const MAX_CODE_BYTES: usize = 4096;
 pub const SIGN_IN_TTL: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What the consent asks for. One Google consent covers Google Ads and YouTube Analytics
-/// (the README's OAuth table; `reports.query` also needs `youtube.readonly`); YouTube's monetary reports
-/// (`yt-analytics-monetary.readonly`) are not asked for, least privilege: the extractor
-/// adds revenue to `extra` only for a refresh token that carries that scope.
+/// (the README's OAuth table; `reports.query` also needs `youtube.readonly`); YouTube's
+/// monetary reports (`yt-analytics-monetary.readonly`) are not asked for, least privilege:
+/// the extractor adds revenue to `extra` only for a refresh token that carries that scope.
 pub fn requested_scopes(platform: Platform) -> &'static [&'static str] {
     match platform {
         Platform::GoogleAds | Platform::Youtube => &[ADWORDS, YT_ANALYTICS, YOUTUBE_READONLY],

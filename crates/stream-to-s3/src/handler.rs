@@ -19,7 +19,8 @@
 //! Object names are the first and last sequence numbers of the group's records, zero
 //! padded, so the same batch delivered again writes the same keys. A batch resumed after a
 //! partial failure holds other records, so it may write some rows again under new names;
-//! readers keep the newest `extracted_at` of each `row_key` (docs/architecture.md, "The data lake") either way.
+//! readers keep the newest `extracted_at` of each `row_key` (docs/architecture.md, "The
+//! data lake") either way.
 
 use std::collections::BTreeMap;
 

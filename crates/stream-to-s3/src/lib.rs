@@ -1,5 +1,6 @@
 //! adpipe's stream-to-s3: the staging table's DynamoDB stream into the data lake, one
-//! Parquet object per (tenant, platform, day) partition per batch (docs/architecture.md, "The data lake").
+//! Parquet object per (tenant, platform, day) partition per batch (docs/architecture.md,
+//! "The data lake").
 //!
 //! `event` and `image` read Lambda's event straight into rows, `records` tells rows from
 //! everything else, `encode` makes the Parquet file, `handler` groups, writes, sets poison

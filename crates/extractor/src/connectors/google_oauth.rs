@@ -218,8 +218,7 @@ impl GoogleOAuth {
                 }
             };
             let status = response.status();
-            // A token answer is a few hundred bytes.
-            let body = crate::connectors::read_capped(response, crate::connectors::ERROR_BODY_CAP)
+            let body = crate::connectors::read_answer(response)
                 .await
                 .unwrap_or_default();
             let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();

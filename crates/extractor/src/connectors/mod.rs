@@ -92,10 +92,7 @@ impl BodyError {
 
 /// The body of `response`, refused as soon as it is known to pass `cap` bytes (by its
 /// `Content-Length`, or while it streams in), so memory never holds more than `cap`.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    cap: usize,
-) -> Result<Vec<u8>, BodyError> {
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
     let declared = response.content_length().unwrap_or(0);
     if declared > cap as u64 {
         return Err(BodyError::TooLarge(cap));
@@ -110,7 +107,8 @@ pub(crate) async fn read_capped(
     Ok(body)
 }
 
-/// The body of a platform's answer: up to [`BODY_CAP`], or [`ERROR_BODY_CAP`] for a failed one.
+/// The body of a platform's answer: up to [`BODY_CAP`], or [`ERROR_BODY_CAP`] for a
+/// failed one.
 pub(crate) async fn read_answer(response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
     let cap = if response.status().is_success() {
         BODY_CAP

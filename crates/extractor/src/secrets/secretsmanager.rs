@@ -1,12 +1,9 @@
 //! [`SecretSource`] on Secrets Manager. The app credentials are reused for
-//! [`APP_CREDENTIALS_TTL`] (a warm Lambda reads them once per five minutes, and an operator
-//! who puts new ones sees them used within that); a connection's token is read per run, so
-//! a client who reconnects an account is picked up at once.
+//! [`adpipe_domain::app::APP_CREDENTIALS_TTL`] (a warm Lambda reads them once per five
+//! minutes, and an operator who puts new ones sees them used within that); a connection's
+//! token is read per run, so a client who reconnects an account is picked up at once.
 
-use std::sync::Mutex;
-use std::time::Instant;
-
-use adpipe_domain::app::{APP_CREDENTIALS_TTL, parse_app_credentials};
+use adpipe_domain::app::{AppCredentialsCache, parse_app_credentials};
 use adpipe_domain::{Connection, Platform};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
@@ -17,7 +14,7 @@ use crate::ports::{AppCredentials, SecretError, SecretSource};
 pub struct SecretsManagerSource {
     client: Client,
     app_secret: String,
-    app: Mutex<Option<(Instant, AppCredentials)>>,
+    app: AppCredentialsCache,
 }
 
 impl SecretsManagerSource {
@@ -25,7 +22,7 @@ impl SecretsManagerSource {
         Self {
             client,
             app_secret: app_secret.into(),
-            app: Mutex::new(None),
+            app: AppCredentialsCache::default(),
         }
     }
 
@@ -39,14 +36,6 @@ impl SecretsManagerSource {
             .map_err(|e| SecretError::Unavailable(DisplayErrorContext(e).to_string()))?;
         out.secret_string
             .ok_or_else(|| malformed(id, "no SecretString"))
-    }
-
-    fn cached_app(&self) -> Option<AppCredentials> {
-        let cache = self.app.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < APP_CREDENTIALS_TTL)
-            .map(|(_, app)| app.clone())
     }
 }
 
@@ -76,13 +65,13 @@ impl SecretSource for SecretsManagerSource {
     }
 
     async fn app_credentials(&self) -> Result<AppCredentials, SecretError> {
-        if let Some(app) = self.cached_app() {
+        if let Some(app) = self.app.get(&self.app_secret) {
             return Ok(app);
         }
         let text = self.text(&self.app_secret).await?;
         let app =
             parse_app_credentials(&text).map_err(|reason| malformed(&self.app_secret, &reason))?;
-        *self.app.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), app.clone()));
+        self.app.put(&self.app_secret, &app);
         Ok(app)
     }
 }

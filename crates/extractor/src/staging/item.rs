@@ -1,7 +1,8 @@
-//! A row as the staging table stores it (docs/architecture.md, "The staging table"): every column under its Parquet
-//! name — text as `S`, numbers as `N` in their `Display` form, an absent value as `NULL`,
-//! `date` as `YYYY-MM-DD`, `extracted_at` in epoch milliseconds — plus the table keys,
-//! `content_hash` and the `expires_at` TTL. stream-to-s3 reads it back (its `image.rs`).
+//! A row as the staging table stores it (docs/architecture.md, "The staging table"): every
+//! column under its Parquet name — text as `S`, numbers as `N` in their `Display` form, an
+//! absent value as `NULL`, `date` as `YYYY-MM-DD`, `extracted_at` in epoch milliseconds —
+//! plus the table keys, `content_hash` and the `expires_at` TTL. stream-to-s3 reads it back
+//! (its `image.rs`).
 //!
 //! Built by hand, not through `serde_dynamo`, which builds a map of its own and converts it
 //! into the SDK's: two tables a row, every attribute name hashed twice. Here each item is

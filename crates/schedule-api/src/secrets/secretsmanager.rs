@@ -1,12 +1,8 @@
 //! [`SecretStore`] on Secrets Manager. Errors carry the SDK's context, which names the
 //! operation and the secret, never its value.
 
-use std::sync::Mutex;
-use std::time::Instant;
-
-use adpipe_domain::app::APP_CREDENTIALS_TTL;
-
 use adpipe_domain::TenantId;
+use adpipe_domain::app::AppCredentialsCache;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -19,24 +15,16 @@ const DEPENDENCY: &str = "Secrets Manager";
 
 pub struct SecretsManagerStore {
     client: Client,
-    /// The app credentials secret last read: its id, when, and what it held.
-    app: Mutex<Option<(String, Instant, AppCredentials)>>,
+    /// The app credentials secret last read.
+    app: AppCredentialsCache,
 }
 
 impl SecretsManagerStore {
     pub fn new(client: Client) -> Self {
         Self {
             client,
-            app: Mutex::new(None),
+            app: AppCredentialsCache::default(),
         }
-    }
-
-    fn cached_app(&self, id: &str) -> Option<AppCredentials> {
-        let cache = self.app.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .as_ref()
-            .filter(|(cached, at, _)| cached == id && at.elapsed() < APP_CREDENTIALS_TTL)
-            .map(|(_, _, app)| app.clone())
     }
 
     async fn read_app(&self, id: &str) -> Result<AppCredentials, AppSecretError> {
@@ -110,12 +98,11 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn app_credentials(&self, id: &str) -> Result<AppCredentials, AppSecretError> {
-        if let Some(app) = self.cached_app(id) {
+        if let Some(app) = self.app.get(id) {
             return Ok(app);
         }
         let app = self.read_app(id).await?;
-        *self.app.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((id.to_owned(), Instant::now(), app.clone()));
+        self.app.put(id, &app);
         Ok(app)
     }
 }

@@ -1,6 +1,6 @@
-//! One insights row → one [`AdMetricRow`] (docs/architecture.md, "The data lake"): ids and names, `spend` as exact
-//! micros, conversions from the schedule's action types, video plays, the other numbers
-//! in `extra`. Every error starts with the path of the field at fault.
+//! One insights row → one [`AdMetricRow`] (docs/architecture.md, "The data lake"): ids
+//! and names, `spend` as exact micros, conversions from the schedule's action types, video
+//! plays, the other numbers in `extra`. Every error starts with the path of the field at fault.
 //!
 //! Public for the benchmark; the connector is the only other caller.
 

@@ -19,7 +19,7 @@ use super::stream::{Splitter, StreamError};
 use super::wire::{Status, error_status};
 use crate::connectors::google_oauth::AccessToken;
 use crate::connectors::retry::{sleep_before, time_left};
-use crate::connectors::{ERROR_BODY_CAP, read_capped, transport_error};
+use crate::connectors::{read_answer, transport_error};
 use crate::ports::{ConnectorError, Job, Pages};
 
 /// The OAuth scope of the Google Ads API.
@@ -195,9 +195,7 @@ impl<'a> Call<'a> {
         };
         let http = response.status();
         if !http.is_success() {
-            let body = read_capped(response, ERROR_BODY_CAP)
-                .await
-                .unwrap_or_default();
+            let body = read_answer(response).await.unwrap_or_default();
             let error = error_status(&body);
             return Ok(Err(Failure::answer(http, error.as_ref())));
         }

@@ -1,6 +1,6 @@
-//! Batches of `GoogleAdsRow`s → [`AdMetricRow`]s (docs/architecture.md, "The data lake"): one row per (entity, day),
-//! `cost_micros` as Google sends it (already micros, exact), video views from
-//! `metrics.video_trueview_views`, the other metrics in `extra`.
+//! Batches of `GoogleAdsRow`s → [`AdMetricRow`]s (docs/architecture.md, "The data lake"):
+//! one row per (entity, day), `cost_micros` as Google sends it (already micros, exact),
+//! video views from `metrics.video_trueview_views`, the other metrics in `extra`.
 //!
 //! A metric that a row leaves out is zero, not unknown: proto3 JSON omits a field at its
 //! default, so Google writes no `"impressions"` for a day of 0 impressions. Every metric

@@ -1,8 +1,8 @@
-//! One result table → [`AdMetricRow`]s (docs/architecture.md, "The data lake"), read by `columnHeaders` and never
-//! by position: `views` becomes `video_views`, every other metric goes to `extra` (in
-//! [`METRICS`] order, so a table whose columns come in another order yields the same row
-//! and the same content hash). Every error starts with the path of the field at fault
-//! (`columnHeaders: no "day"`, `rows[4].views: not a number: "12a"`).
+//! One result table → [`AdMetricRow`]s (docs/architecture.md, "The data lake"), read by
+//! `columnHeaders` and never by position: `views` becomes `video_views`, every other metric
+//! goes to `extra` (in [`METRICS`] order, so a table whose columns come in another order
+//! yields the same row and the same content hash). Every error starts with the path of the
+//! field at fault (`columnHeaders: no "day"`, `rows[4].views: not a number: "12a"`).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
