@@ -18,33 +18,21 @@ root="$PWD"
 work="$root/.demo"
 mkdir -p "$work"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+name=demo
+# shellcheck source=scripts/local.sh
+source scripts/local.sh
 pretty() { python3 -m json.tool; }
-wait_http() {
-  for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "demo: $1 did not come up" >&2; return 1
-}
-
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 say "building (debug) the local API and the local AWS helper"
 cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws \
   --bin adpipe-fake-platforms -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
-moto_port="$(free_port)"
-export ADPIPE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
-say "starting moto on $ADPIPE_TEST_AWS_ENDPOINT"
-moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-wait_http "$ADPIPE_TEST_AWS_ENDPOINT/moto-api/"
+start_moto
 
 say "starting the fake ad platforms (Facebook act_1234567890, Google Ads 123-456-7890, YouTube UCdemo0adpipe0channel000)"
 "$bin/adpipe-fake-platforms" >"$work/platforms.env" 2>"$work/platforms.log" &
-pids+=($!)
+started $!
 for _ in $(seq 1 100); do [[ -s "$work/platforms.env" ]] && break; sleep 0.1; done
 cat "$work/platforms.env"
 
@@ -55,21 +43,13 @@ set -a
 source "$work/env"
 # shellcheck disable=SC1091
 source "$work/platforms.env"
-AWS_ENDPOINT_URL="$ADPIPE_TEST_AWS_ENDPOINT"
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=demo
-AWS_SECRET_ACCESS_KEY=demo
-AWS_EC2_METADATA_DISABLED=true
-RULE_PREFIX=adpipe-
-ADPIPE_LOCAL_TENANT=demo
-ADPIPE_LOCAL_PORT="$(free_port)"
 set +a
+export_local_aws demo
 
 api="http://127.0.0.1:$ADPIPE_LOCAL_PORT"
 say "starting the schedule API in local mode on $api (tenant: demo)"
 "$bin/adpipe-local-api" >"$work/api.log" 2>&1 &
-pids+=($!)
+started $!
 wait_http "$api/v1/connections"
 
 say "POST /v1/connections"

@@ -26,20 +26,9 @@ max_examples="${FUZZ_MAX_EXAMPLES:-500}"
 workers="${FUZZ_WORKERS:-1}"
 budget="${FUZZ_TIMEOUT:-900}"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "fuzz: $1 did not come up (logs in ${work#"$root"/})" >&2
-  return 1
-}
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
+name=fuzz
+# shellcheck source=scripts/local.sh
+source scripts/local.sh
 trap 'exit 130' INT TERM
 
 scripts/venv.sh
@@ -51,12 +40,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 # A private copy: a concurrent build in a shared target dir cannot swap the binary under us.
 cp "$bin/adpipe-local-api" "$bin/adpipe-local-aws" "$work/"
 
-moto_port="$(free_port)"
-export ADPIPE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
-say "starting moto on $ADPIPE_TEST_AWS_ENDPOINT"
-moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-wait_http "$ADPIPE_TEST_AWS_ENDPOINT/moto-api/"
+start_moto
 
 say "creating the tables, the app-credentials secret and an extractor function in moto"
 "$work/adpipe-local-aws" setup >"$work/env"
@@ -91,18 +75,11 @@ class Refuse(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Refuse).serve_forever()
 PY
 python3 "$work/oauth.py" "$oauth_port" >"$work/oauth.log" 2>&1 &
-pids+=($!)
+started $!
 wait_http "http://127.0.0.1:$oauth_port/"
 set -a
 # shellcheck disable=SC1091
 source "$work/env"
-AWS_ENDPOINT_URL="$ADPIPE_TEST_AWS_ENDPOINT"
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=fuzz
-AWS_SECRET_ACCESS_KEY=fuzz
-AWS_EC2_METADATA_DISABLED=true
-RULE_PREFIX=adpipe-
 OAUTH_REDIRECT_URIS=https://app.example.com/oauth/callback
 # Room for every connection and schedule the run creates, so the stateful phase (create a
 # connection, a schedule of it, run it) is not stopped by the per-tenant quotas early on;
@@ -111,15 +88,14 @@ MAX_CONNECTIONS_PER_TENANT=1000000
 MAX_SCHEDULES_PER_TENANT=1000000
 GOOGLE_OAUTH_TOKEN_URL="http://127.0.0.1:$oauth_port/google/token"
 FACEBOOK_GRAPH_URL="http://127.0.0.1:$oauth_port/v21.0"
-ADPIPE_LOCAL_TENANT=fuzz
-ADPIPE_LOCAL_PORT="$(free_port)"
 RUST_LOG="${RUST_LOG:-warn}"
 set +a
+export_local_aws fuzz
 
 api="http://127.0.0.1:$ADPIPE_LOCAL_PORT"
 say "starting the schedule API in local mode on $api (tenant: fuzz)"
 "$work/adpipe-local-api" >"$work/api.log" 2>&1 &
-pids+=($!)
+started $!
 wait_http "$api/v1/connections"
 
 say "schemathesis: seed $seed, at most $max_examples examples per operation and phase, $workers workers"

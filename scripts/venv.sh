@@ -12,7 +12,25 @@ stamp="$venv/.adpipe-requirements.sha256"
 command -v "$python" >/dev/null || { echo "venv.sh: $python not found; install Python 3.9+ or set PYTHON" >&2; exit 1; }
 
 key="$({ cat "$requirements"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(<"$stamp")" == "$key" ]]; then
+# Lines marked `# own venv` (pins that conflict with the rest) go into .venv/tools/<name>,
+# with .venv/bin/<name> linked to the tool's entry point; everything else into .venv itself.
+own='^[^#[:space:]][^#]*#[[:space:]]*own venv'
+own_names() { grep "$own" "$requirements" | sed -E 's/[[:space:]]*#.*//; s/[=<>!~[].*//'; }
+# Whether own-venv tool `$1` can start: its entry point's `#!` interpreter exists (a venv
+# made under another path, or a removed tools/<name>, leaves one that does not).
+tool_runs() {
+  local entry="$venv/tools/$1/bin/$1" interpreter
+  [[ -x "$entry" ]] || return 1
+  interpreter="$(head -n 1 "$entry")"
+  [[ -x "${interpreter#\#!}" ]]
+}
+# Up to date: the stamp matches and every own-venv tool can start.
+up_to_date() {
+  [[ -x "$venv/bin/python" && -f "$stamp" && "$(<"$stamp")" == "$key" ]] || return 1
+  local name
+  for name in $(own_names); do tool_runs "$name" || return 1; done
+}
+if up_to_date; then
   exit 0
 fi
 
@@ -26,9 +44,6 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 pip_install() { "$1/bin/python" -m pip install --quiet --disable-pip-version-check "${@:2}"; }
 
-# Lines marked `# own venv` (pins that conflict with the rest) go into .venv/tools/<name>,
-# with .venv/bin/<name> linked to the tool's entry point; everything else into .venv itself.
-own='^[^#[:space:]][^#]*#[[:space:]]*own venv'
 shared="$(mktemp)"
 trap 'rm -f "$shared"' EXIT
 grep -v "$own" "$requirements" >"$shared" || true
@@ -38,6 +53,9 @@ while IFS= read -r line; do
   spec="${spec//[[:space:]]/}"
   name="${spec%%[=<>!~[]*}"
   tool="$venv/tools/$name"
+  if [[ -d "$tool" ]] && ! tool_runs "$name"; then
+    rm -rf "$tool"
+  fi
   if [[ ! -x "$tool/bin/python" ]]; then
     "$python" -m venv "$tool"
   fi
