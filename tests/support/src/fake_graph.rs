@@ -203,17 +203,37 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
     let ad = i % LARGE_ADS;
     let (adset, campaign) = (ad / 100, ad / 1_000);
     let seed = seed(campaign as u64, ad as u64, day);
-    let impressions = 200 + seed % 5_000;
+    let mut row = metrics(200 + seed % 5_000, seed, day);
+    if let Some(row) = row.as_object_mut() {
+        for (k, v) in [
+            ("campaign_id", format!("1202200{campaign:011}")),
+            ("campaign_name", format!("Large campaign {campaign}")),
+            ("adset_id", format!("1202300{adset:011}")),
+            (
+                "adset_name",
+                format!("Large campaign {campaign} / set {adset}"),
+            ),
+            ("ad_id", format!("1202400{ad:011}")),
+            (
+                "ad_name",
+                format!("Large campaign {campaign} / set {adset} / ad {ad}"),
+            ),
+        ] {
+            row.insert(k.to_owned(), json!(v));
+        }
+    }
+    row
+}
+
+/// The metrics of one entity's day, as Meta writes them: `impressions`, and clicks,
+/// spend and purchases derived from `seed`.
+fn metrics(impressions: u64, seed: u64, day: NaiveDate) -> Value {
     let clicks = impressions * (10 + seed % 30) / 1_000;
     let spend_cents = clicks * (40 + seed % 80);
     let purchases = clicks / 25;
+    let purchase_cents = purchases * 4_250;
+    let purchase_value = format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100);
     json!({
-        "campaign_id": format!("1202200{campaign:011}"),
-        "campaign_name": format!("Large campaign {campaign}"),
-        "adset_id": format!("1202300{adset:011}"),
-        "adset_name": format!("Large campaign {campaign} / set {adset}"),
-        "ad_id": format!("1202400{ad:011}"),
-        "ad_name": format!("Large campaign {campaign} / set {adset} / ad {ad}"),
         "account_currency": "USD",
         "impressions": impressions.to_string(),
         "clicks": clicks.to_string(),
@@ -222,11 +242,15 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
         "frequency": "1.25",
         "actions": [
             {"action_type": "link_click", "value": clicks.to_string()},
-            {"action_type": "omni_purchase", "value": purchases.to_string()}
+            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": purchases.to_string()},
+            {"action_type": "omni_purchase", "value": purchases.to_string()},
+            {"action_type": "video_view", "value": (impressions / 7).to_string()}
         ],
         "action_values": [
-            {"action_type": "omni_purchase", "value": format!("{}.00", purchases * 42)}
+            {"action_type": "offsite_conversion.fb_pixel_purchase", "value": purchase_value},
+            {"action_type": "omni_purchase", "value": purchase_value}
         ],
+        "video_play_actions": [{"action_type": "video_view", "value": (impressions / 7).to_string()}],
         "date_start": day.to_string(),
         "date_stop": day.to_string(),
     })
@@ -268,34 +292,9 @@ fn rows(level: &str, since: NaiveDate, until: NaiveDate) -> Vec<Value> {
             let share = entities.len() as u64;
             for (e, mut entity) in entities.into_iter().enumerate() {
                 let seed = seed(c as u64, e as u64, day);
-                let impressions = (2_000 + seed % 8_000) / share;
-                let clicks = impressions * (10 + seed % 30) / 1_000;
-                let spend_cents = clicks * (40 + seed % 80);
-                let purchases = clicks / 25;
-                let purchase_cents = purchases * 4_250;
+                let metrics = metrics((2_000 + seed % 8_000) / share, seed, day);
                 entity["campaign_id"] = json!(campaign_id);
                 entity["campaign_name"] = json!(campaign_name);
-                let metrics = json!({
-                    "account_currency": "USD",
-                    "impressions": impressions.to_string(),
-                    "clicks": clicks.to_string(),
-                    "spend": format!("{}.{:02}", spend_cents / 100, spend_cents % 100),
-                    "reach": (impressions * 8 / 10).to_string(),
-                    "frequency": "1.25",
-                    "actions": [
-                        {"action_type": "link_click", "value": clicks.to_string()},
-                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": purchases.to_string()},
-                        {"action_type": "omni_purchase", "value": purchases.to_string()},
-                        {"action_type": "video_view", "value": (impressions / 7).to_string()}
-                    ],
-                    "action_values": [
-                        {"action_type": "offsite_conversion.fb_pixel_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)},
-                        {"action_type": "omni_purchase", "value": format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100)}
-                    ],
-                    "video_play_actions": [{"action_type": "video_view", "value": (impressions / 7).to_string()}],
-                    "date_start": day.to_string(),
-                    "date_stop": day.to_string(),
-                });
                 if let (Some(target), Some(source)) = (entity.as_object_mut(), metrics.as_object())
                 {
                     target.extend(source.clone());
