@@ -6,9 +6,12 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod money;
+pub mod oauth;
 pub mod platform;
 pub mod records;
 pub mod report;

@@ -52,7 +52,11 @@ fn measure(mode: &str) {
         let aws = aws();
         let graph = FakeGraphApi::start().await;
         let client = FacebookConnector::http_client().expect("an HTTP client");
-        let connector = FacebookConnector::new(client, graph.url());
+        let connector = FacebookConnector::new(
+            client,
+            graph.url(),
+            std::sync::Arc::new(extractor::store::MemoryReportRuns::default()),
+        );
         let staging = DynamoStaging::new(
             aws_sdk_dynamodb::Client::new(&sdk_config(&aws.endpoint).await),
             aws.staging_table.clone(),

@@ -14,8 +14,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use adpipe_domain::Platform;
-
 pub use config::Config;
 pub use run::{Extractor, Invocation, Outcome};
 
@@ -27,11 +25,11 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
     let facebook = connectors::facebook::FacebookConnector::new(
         http.clone(),
         config.urls.facebook_graph.clone(),
-    )
-    .with_report_runs(Arc::new(store::DynamoReportRuns::new(
-        dynamodb.clone(),
-        config.control_table.clone(),
-    )));
+        Arc::new(store::DynamoReportRuns::new(
+            dynamodb.clone(),
+            config.control_table.clone(),
+        )),
+    );
     let google_oauth = Arc::new(connectors::google_oauth::GoogleOAuth::new(
         http.clone(),
         config.urls.google_oauth_token.clone(),
@@ -60,10 +58,11 @@ pub fn aws_extractor(config: Config, sdk: &aws_config::SdkConfig) -> Extractor {
             config.staging_table.clone(),
             config.staging_ttl_days,
         )),
-        connectors: connectors::Connectors::default()
-            .with(Platform::Facebook, Box::new(facebook))
-            .with(Platform::GoogleAds, Box::new(google_ads))
-            .with(Platform::Youtube, Box::new(youtube)),
+        connectors: connectors::Connectors {
+            facebook: Box::new(facebook),
+            google_ads: Box::new(google_ads),
+            youtube: Box::new(youtube),
+        },
         config,
     }
 }

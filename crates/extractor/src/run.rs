@@ -229,9 +229,7 @@ impl Extractor {
         reference: DateTime<Utc>,
     ) -> Result<(), RunError> {
         let connector = self.connectors.get(job.connection.platform);
-        if connector.is_some() {
-            job.credentials = self.credentials(&job.connection).await?;
-        }
+        job.credentials = self.credentials(&job.connection).await?;
         let tz = self.time_zone(job, connector).await?;
         let cursor = self
             .store
@@ -242,7 +240,6 @@ impl Extractor {
         let Some(window) = run.window else {
             return Ok(());
         };
-        let connector = connector.ok_or(RunError::NotImplemented(job.connection.platform))?;
         for chunk in chunks(window, CHUNK_DAYS) {
             if Utc::now() >= job.deadline {
                 return Err(RunError::Connector(ConnectorError::Deadline));
@@ -287,12 +284,8 @@ impl Extractor {
     }
 
     /// The account's time zone: as stored on the connection, else learned from the
-    /// platform and stored; UTC for a platform without a connector.
-    async fn time_zone(
-        &self,
-        job: &mut Job,
-        connector: Option<&dyn Connector>,
-    ) -> Result<Tz, RunError> {
+    /// platform and stored.
+    async fn time_zone(&self, job: &mut Job, connector: &dyn Connector) -> Result<Tz, RunError> {
         if let Some(tz) = job
             .connection
             .time_zone
@@ -301,9 +294,6 @@ impl Extractor {
         {
             return Ok(tz);
         }
-        let Some(connector) = connector else {
-            return Ok(Tz::UTC);
-        };
         let tz = connector
             .time_zone(job)
             .await
@@ -360,7 +350,6 @@ pub async fn fetch_and_stage(
 
 #[derive(Debug)]
 enum RunError {
-    NotImplemented(adpipe_domain::Platform),
     Credentials(Secret, SecretError),
     Connector(ConnectorError),
     Staging(StoreError),
@@ -388,7 +377,6 @@ impl RunError {
             )
         };
         match self {
-            RunError::NotImplemented(p) => format!("connector not implemented: {p}"),
             RunError::Credentials(Secret::Connection, _) => {
                 internal("read the connection's credentials")
             }
@@ -406,7 +394,7 @@ impl RunError {
         match self {
             RunError::Credentials(_, e) => Some(e.to_string()),
             RunError::Store(e) | RunError::Staging(e) => Some(e.to_string()),
-            RunError::NotImplemented(_) | RunError::Connector(_) => None,
+            RunError::Connector(_) => None,
         }
     }
 }

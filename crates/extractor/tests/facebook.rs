@@ -14,6 +14,7 @@ use extractor::ports::{
     AppCredentials, Connector, ConnectorError, Credentials, FacebookApp, Job, ReportRunKey,
     ReportRuns,
 };
+use extractor::store::MemoryReportRuns;
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -50,8 +51,16 @@ fn connector(server: &MockServer) -> FacebookConnector {
 }
 
 fn connector_at(graph: &str) -> FacebookConnector {
+    connector_keeping(graph, std::sync::Arc::new(MemoryReportRuns::default()))
+}
+
+/// A connector whose pending report runs are kept in `report_runs`.
+fn connector_keeping(
+    graph: &str,
+    report_runs: std::sync::Arc<dyn ReportRuns>,
+) -> FacebookConnector {
     let client = FacebookConnector::http_client().expect("an HTTP client");
-    FacebookConnector::new(client, graph).with_backoff(Backoff {
+    FacebookConnector::new(client, graph, report_runs).with_backoff(Backoff {
         base: Duration::from_millis(1),
         ceiling: Duration::from_millis(5),
         max_attempts: 3,
@@ -516,7 +525,7 @@ async fn a_remembered_report_run_that_is_gone_is_replaced_by_a_new_one() {
     .await;
     let job = job(Level::Ad, soon());
     let days = window("2026-03-01", "2026-03-01");
-    let memory = std::sync::Arc::new(extractor::store::MemoryReportRuns::default());
+    let memory = std::sync::Arc::new(MemoryReportRuns::default());
     let key = ReportRunKey {
         tenant: job.connection.tenant_id.clone(),
         connection: job.connection.id.clone(),
@@ -525,8 +534,7 @@ async fn a_remembered_report_run_that_is_gone_is_replaced_by_a_new_one() {
     };
     memory.remember(&key, "555").await.expect("remembered");
 
-    let rows = connector(&server)
-        .with_report_runs(memory.clone())
+    let rows = connector_keeping(&format!("{}{VERSION}", server.uri()), memory.clone())
         .fetch(&job, days)
         .await
         .expect("rows of a new report");

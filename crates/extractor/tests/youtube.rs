@@ -8,13 +8,14 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adpipe_domain::oauth::YT_ANALYTICS_MONETARY as MONETARY_SCOPE;
 use adpipe_domain::{AdMetricRow, Level, Platform, Window};
 use adpipe_testkit::fake_youtube::{DEMO_CHANNEL, FakeYouTube, last_reported_day, today};
 use chrono::{Days, Utc};
 use extractor::connectors::google_oauth::GoogleOAuth;
 use extractor::connectors::http_client;
 use extractor::connectors::retry::Backoff;
-use extractor::connectors::youtube::{MONETARY_SCOPE, TIME_ZONE, YouTubeConnector};
+use extractor::connectors::youtube::{TIME_ZONE, YouTubeConnector};
 use extractor::ports::{AppCredentials, Connector, ConnectorError, Credentials, GoogleApp, Job};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};

@@ -23,11 +23,7 @@ use crate::views::{AuthorizeUrlView, ConnectWithCode, ConnectionView};
 
 pub const GOOGLE_CONSENT_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 pub const FACEBOOK_WWW: &str = "https://www.facebook.com";
-pub const ADWORDS: &str = "https://www.googleapis.com/auth/adwords";
-pub const YT_ANALYTICS: &str = "https://www.googleapis.com/auth/yt-analytics.readonly";
-/// YouTube Analytics `reports.query` also requires read access to the YouTube account.
-pub const YOUTUBE_READONLY: &str = "https://www.googleapis.com/auth/youtube.readonly";
-pub const ADS_READ: &str = "ads_read";
+pub use adpipe_domain::oauth::{ADS_READ, ADWORDS, YOUTUBE_READONLY, YT_ANALYTICS, required_scope};
 
 const MAX_REDIRECT_URI_BYTES: usize = 2048;
 const MAX_STATE_BYTES: usize = 1024;
@@ -43,15 +39,6 @@ pub fn requested_scopes(platform: Platform) -> &'static [&'static str] {
     match platform {
         Platform::GoogleAds | Platform::Youtube => &[ADWORDS, YT_ANALYTICS, YOUTUBE_READONLY],
         Platform::Facebook => &[ADS_READ],
-    }
-}
-
-/// The scope the platform's connector cannot work without.
-pub fn required_scope(platform: Platform) -> &'static str {
-    match platform {
-        Platform::GoogleAds => ADWORDS,
-        Platform::Youtube => YT_ANALYTICS,
-        Platform::Facebook => ADS_READ,
     }
 }
 

@@ -26,7 +26,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::connectors::retry::{Backoff, sleep_before, time_left};
+use crate::connectors::retry::{Attempt, Backoff, Failure, Retry, Verdict, time_left};
+use crate::connectors::{read_answer, transport_error};
 use crate::ports::{ConnectorError, Job};
 
 /// An access token is reused until this long before Google says it expires.
@@ -174,70 +175,71 @@ impl GoogleOAuth {
                     .into(),
             ));
         }
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-        ];
-        let attempts = self.backoff.max_attempts.max(1);
-        let mut last = String::new();
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                sleep_before(
-                    deadline,
-                    self.backoff.retry_delay(attempt - 1),
-                    "google oauth",
-                )
-                .await?;
+        let retry = Retry {
+            platform: "google oauth",
+            backoff: self.backoff,
+            deadline,
+        };
+        let mut call = TokenCall {
+            client: &self.client,
+            token_url: &self.token_url,
+            form: [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            ],
+            deadline,
+        };
+        Ok(retry.run(&mut call).await?)
+    }
+}
+
+/// One exchange with the token endpoint as [`Retry::run`] repeats it.
+struct TokenCall<'a> {
+    client: &'a reqwest::Client,
+    token_url: &'a str,
+    form: [(&'a str, &'a str); 4],
+    deadline: DateTime<Utc>,
+}
+
+impl Attempt for TokenCall<'_> {
+    /// The token, its lifetime, and when its request was sent.
+    type Output = (AccessToken, Duration, Instant);
+    type Refusal = ();
+
+    async fn once(&mut self) -> Result<Result<Self::Output, Failure>, ConnectorError> {
+        let timeout = time_left(self.deadline, TOKEN_REQUEST_TIMEOUT)?;
+        let requested_at = Instant::now();
+        let sent = self
+            .client
+            .post(self.token_url)
+            .form(&self.form)
+            .timeout(timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Err(Failure::transient(format!(
+                    "google oauth: the token endpoint did not answer ({})",
+                    transport_error(&e)
+                ))));
             }
-            let timeout = time_left(deadline, TOKEN_REQUEST_TIMEOUT)?;
-            let requested_at = Instant::now();
-            let response = match self
-                .client
-                .post(&self.token_url)
-                .form(&form)
-                .timeout(timeout)
-                .send()
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    // reqwest's error text names the URL, which holds no secret here (the
-                    // form is the body), but keep to the kind of failure.
-                    last = format!(
-                        "google oauth: the token endpoint did not answer ({})",
-                        if e.is_timeout() {
-                            "timeout"
-                        } else {
-                            "connection failed"
-                        }
-                    );
-                    tracing::warn!(attempt, error = %last, "google oauth: retrying");
-                    continue;
-                }
-            };
-            let status = response.status();
-            let body = crate::connectors::read_answer(response)
-                .await
-                .unwrap_or_default();
-            let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
-            if status.is_success() {
-                return parse_success(answer)
-                    .map(|(token, lifetime)| (token, lifetime, requested_at));
-            }
-            match classify(status, answer.as_ref()) {
-                Refusal::Auth(msg) => return Err(ConnectorError::Auth(msg)),
-                Refusal::Permanent(msg) => return Err(ConnectorError::Permanent(msg)),
-                Refusal::Retry(msg) => {
-                    tracing::warn!(attempt, %status, error = %msg, "google oauth: retrying");
-                    last = msg;
-                }
-            }
+        };
+        let status = response.status();
+        let body = read_answer(response).await.unwrap_or_default();
+        let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
+        if status.is_success() {
+            return parse_success(answer)
+                .map(|(token, lifetime)| Ok((token, lifetime, requested_at)));
         }
-        Err(ConnectorError::Retryable(format!(
-            "{last} (gave up after {attempts} attempts)"
-        )))
+        Ok(Err(classify(status, answer.as_ref())))
+    }
+
+    /// The refresh token and the client secret: the form holds both.
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.form[1].1, self.form[3].1]
     }
 }
 
@@ -280,13 +282,9 @@ fn parse_success(answer: Option<TokenAnswer>) -> Result<(AccessToken, Duration),
     ))
 }
 
-enum Refusal {
-    Auth(String),
-    Permanent(String),
-    Retry(String),
-}
-
-fn classify(status: StatusCode, answer: Option<&TokenAnswer>) -> Refusal {
+/// A refusal as the driver reads it: `invalid_grant` (or a bare 401) needs a new sign-in,
+/// refused app credentials are permanent, an unavailable endpoint is retried.
+fn classify(status: StatusCode, answer: Option<&TokenAnswer>) -> Failure {
     let error = answer.and_then(|a| a.error.as_deref()).unwrap_or("");
     // error_description is Google's own text ("Token has been expired or revoked."): it
     // names no secret.
@@ -296,22 +294,30 @@ fn classify(status: StatusCode, answer: Option<&TokenAnswer>) -> Refusal {
         _ => format!("google oauth: {what} (HTTP {})", status.as_u16()),
     };
     match error {
-        "invalid_grant" => Refusal::Auth(described(
-            "the refresh token was refused; connect the account again",
-        )),
-        "invalid_client" | "unauthorized_client" => Refusal::Permanent(described(
-            "the app's client_id/client_secret (APP_CREDENTIALS_SECRET google) were refused",
-        )),
+        "invalid_grant" => Failure::new(
+            Verdict::Reauthenticate,
+            described("the refresh token was refused; connect the account again"),
+        ),
+        "invalid_client" | "unauthorized_client" => Failure::new(
+            Verdict::Permanent(()),
+            described(
+                "the app's client_id/client_secret (APP_CREDENTIALS_SECRET google) were refused",
+            ),
+        ),
         _ if status == StatusCode::TOO_MANY_REQUESTS
             || status.is_server_error()
             || error == "temporarily_unavailable" =>
         {
-            Refusal::Retry(described("the token endpoint is unavailable"))
+            Failure::transient(described("the token endpoint is unavailable"))
         }
-        _ if status == StatusCode::UNAUTHORIZED => Refusal::Auth(described(
-            "the refresh token was refused; connect the account again",
-        )),
-        _ => Refusal::Permanent(described("the token endpoint refused the request")),
+        _ if status == StatusCode::UNAUTHORIZED => Failure::new(
+            Verdict::Reauthenticate,
+            described("the refresh token was refused; connect the account again"),
+        ),
+        _ => Failure::new(
+            Verdict::Permanent(()),
+            described("the token endpoint refused the request"),
+        ),
     }
 }
 
@@ -332,25 +338,24 @@ mod tests {
     #[test]
     fn refusals_are_classified() {
         let bad = StatusCode::BAD_REQUEST;
-        assert!(
-            matches!(classify(bad, Some(&answer("invalid_grant"))), Refusal::Auth(m) if m.contains("expired or revoked"))
+        let verdict = |f: &Failure| f.verdict;
+        let f = classify(bad, Some(&answer("invalid_grant")));
+        assert_eq!(verdict(&f), Verdict::Reauthenticate);
+        assert!(f.message.contains("expired or revoked"), "{}", f.message);
+        let f = classify(StatusCode::UNAUTHORIZED, Some(&answer("invalid_client")));
+        assert_eq!(verdict(&f), Verdict::Permanent(()));
+        assert!(f.message.contains("client_id"), "{}", f.message);
+        let f = classify(StatusCode::SERVICE_UNAVAILABLE, None);
+        assert_eq!(verdict(&f), Verdict::RetryAfter(Duration::ZERO));
+        assert!(f.message.contains("503"), "{}", f.message);
+        assert_eq!(
+            verdict(&classify(StatusCode::TOO_MANY_REQUESTS, None)),
+            Verdict::RetryAfter(Duration::ZERO)
         );
-        assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, Some(&answer("invalid_client"))),
-            Refusal::Permanent(m) if m.contains("client_id")
-        ));
-        assert!(matches!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, None),
-            Refusal::Retry(m) if m.contains("503")
-        ));
-        assert!(matches!(
-            classify(StatusCode::TOO_MANY_REQUESTS, None),
-            Refusal::Retry(_)
-        ));
-        assert!(matches!(
-            classify(bad, Some(&answer("invalid_request"))),
-            Refusal::Permanent(_)
-        ));
+        assert_eq!(
+            verdict(&classify(bad, Some(&answer("invalid_request")))),
+            Verdict::Permanent(())
+        );
     }
 
     #[test]

@@ -7,8 +7,6 @@ pub mod json;
 pub mod retry;
 pub mod youtube;
 
-use std::collections::HashMap;
-
 use adpipe_domain::{Level, Platform};
 use chrono::{DateTime, Utc};
 
@@ -118,46 +116,21 @@ pub(crate) async fn read_answer(response: reqwest::Response) -> Result<Vec<u8>, 
     read_capped(response, cap).await
 }
 
-/// What kind of transport failure a request met: timed out, could not connect, broke off.
-pub(crate) fn transport_kind(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    }
-}
+pub(crate) use adpipe_domain::http::transport_error;
 
-/// A transport failure by its kind and causes, without the request's URL (whose query may
-/// hold a token): reqwest's own message names the URL, its sources do not.
-pub(crate) fn transport_error(e: &reqwest::Error) -> String {
-    let mut out = transport_kind(e).to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// The connectors this build has. A platform without one fails its runs with
-/// `connector not implemented: <platform>` rather than panicking.
-#[derive(Default)]
+/// The connector of each platform: every platform has one.
 pub struct Connectors {
-    by_platform: HashMap<Platform, Box<dyn Connector>>,
+    pub facebook: Box<dyn Connector>,
+    pub google_ads: Box<dyn Connector>,
+    pub youtube: Box<dyn Connector>,
 }
 
 impl Connectors {
-    pub fn with(mut self, platform: Platform, connector: Box<dyn Connector>) -> Self {
-        self.by_platform.insert(platform, connector);
-        self
-    }
-
-    pub fn get(&self, platform: Platform) -> Option<&dyn Connector> {
-        self.by_platform.get(&platform).map(|c| c.as_ref())
+    pub fn get(&self, platform: Platform) -> &dyn Connector {
+        match platform {
+            Platform::Facebook => self.facebook.as_ref(),
+            Platform::GoogleAds => self.google_ads.as_ref(),
+            Platform::Youtube => self.youtube.as_ref(),
+        }
     }
 }

@@ -2,9 +2,6 @@
 //! by TTL: Meta keeps a report's results for a limited time), and in process memory for
 //! tests and local runs.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use adpipe_domain::keys::{self, EXPIRES_AT};
 use adpipe_dynamodb::{key, unavailable};
 use async_trait::async_trait;
@@ -99,30 +96,45 @@ impl ReportRuns for DynamoReportRuns {
     }
 }
 
-/// Pending report runs of this process only: what a connector uses when given no store.
-#[derive(Default)]
-pub struct MemoryReportRuns(Mutex<HashMap<ReportRunKey, String>>);
+#[cfg(any(test, feature = "test-doubles"))]
+pub use memory::MemoryReportRuns;
 
-impl MemoryReportRuns {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ReportRunKey, String>> {
-        // Whole entries only: a poisoned map is still right.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+#[cfg(any(test, feature = "test-doubles"))]
+mod memory {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use crate::ports::{ReportRunKey, ReportRuns, StoreError};
+
+    /// Pending report runs of this process only: for tests and benches (feature
+    /// `test-doubles`), never the function, whose deadline-interrupted report runs must
+    /// outlive the process.
+    #[derive(Default)]
+    pub struct MemoryReportRuns(Mutex<HashMap<ReportRunKey, String>>);
+
+    impl MemoryReportRuns {
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ReportRunKey, String>> {
+            // Whole entries only: a poisoned map is still right.
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
     }
-}
 
-#[async_trait]
-impl ReportRuns for MemoryReportRuns {
-    async fn recall(&self, k: &ReportRunKey) -> Result<Option<String>, StoreError> {
-        Ok(self.lock().get(k).cloned())
-    }
+    #[async_trait]
+    impl ReportRuns for MemoryReportRuns {
+        async fn recall(&self, k: &ReportRunKey) -> Result<Option<String>, StoreError> {
+            Ok(self.lock().get(k).cloned())
+        }
 
-    async fn remember(&self, k: &ReportRunKey, report_run_id: &str) -> Result<(), StoreError> {
-        self.lock().insert(k.clone(), report_run_id.to_owned());
-        Ok(())
-    }
+        async fn remember(&self, k: &ReportRunKey, report_run_id: &str) -> Result<(), StoreError> {
+            self.lock().insert(k.clone(), report_run_id.to_owned());
+            Ok(())
+        }
 
-    async fn forget(&self, k: &ReportRunKey) -> Result<(), StoreError> {
-        self.lock().remove(k);
-        Ok(())
+        async fn forget(&self, k: &ReportRunKey) -> Result<(), StoreError> {
+            self.lock().remove(k);
+            Ok(())
+        }
     }
 }

@@ -120,14 +120,10 @@ impl<'a> Call<'a> {
             return Err(self.unavailable(format!("{what}: no time left")));
         }
         let failed = |e: reqwest::Error| {
-            let kind = if e.is_timeout() {
-                "timed out"
-            } else if e.is_connect() {
-                "connection failed"
-            } else {
-                "request failed"
-            };
-            self.unavailable(format!("{what}: {kind}"))
+            self.unavailable(format!(
+                "{what}: {}",
+                adpipe_domain::http::transport_error(&e)
+            ))
         };
         let response = request
             .timeout(left.min(REQUEST_TIMEOUT))

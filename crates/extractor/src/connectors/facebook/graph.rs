@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, Url};
 
-use super::throttle::{Backoff, Usage, Verdict, classify};
+use super::throttle::{Backoff, Refusal, Usage, Verdict, classify};
 use super::wire::{self, ErrorBody, GraphError};
 use super::{FacebookConnector, REQUEST_TIMEOUT, appsecret_proof};
+use crate::connectors::retry::{self, Attempt, Failure, Retry, Stop};
 use crate::connectors::{BodyError, read_answer, transport_error};
 use crate::ports::{ConnectorError, Job, ReportRuns};
 
@@ -168,6 +169,8 @@ impl<'a> Session<'a> {
         crate::connectors::retry::sleep_before(self.deadline, wait, "facebook").await
     }
 
+    /// The call, retried as [`Retry::run`] decides; Meta's "ask for less data" is handed
+    /// back to the caller, who may.
     async fn send(
         &mut self,
         what: &str,
@@ -175,44 +178,34 @@ impl<'a> Session<'a> {
         url: Url,
         form: &[(&str, &str)],
     ) -> Result<Vec<u8>, CallError> {
-        let url = unsigned(url);
-        let attempts = self.backoff.max_attempts.max(1);
-        let mut last = String::new();
-        for attempt in 0..attempts {
-            let pause = std::mem::take(&mut self.pause);
-            self.sleep(pause).await?;
-            let (verdict, detail) = match self.try_once(&method, &url, form).await? {
-                Answer::Body(body) => return Ok(body),
-                Answer::Failed(verdict, detail) => (verdict, detail),
-            };
-            let message = self.redact(format!("facebook {what}: {detail}"));
-            match verdict {
-                Verdict::Auth => return Err(ConnectorError::Auth(message).into()),
-                Verdict::Permanent => return Err(ConnectorError::Permanent(message).into()),
-                Verdict::TooMuchData => return Err(CallError::TooMuchData(message)),
-                Verdict::Throttled | Verdict::Transient => {
-                    tracing::warn!(%method, path = url.path(), attempt, ?verdict, error = %message, "facebook call failed; retrying");
-                    last = message;
-                    if attempt + 1 < attempts {
-                        let wait = self.backoff.retry_delay(attempt).max(self.pause);
-                        self.pause = Duration::ZERO;
-                        self.sleep(wait).await?;
-                    }
-                }
-            }
-        }
-        Err(ConnectorError::Retryable(format!("{last} (gave up after {attempts} attempts)")).into())
+        let retry = Retry {
+            platform: "facebook",
+            backoff: self.backoff,
+            deadline: self.deadline,
+        };
+        let mut call = GraphCall {
+            session: self,
+            what,
+            method,
+            url: unsigned(url),
+            form,
+        };
+        retry.run(&mut call).await.map_err(|stop| match stop {
+            Stop::Permanent(Refusal::TooMuchData, message) => CallError::TooMuchData(message),
+            Stop::Permanent(Refusal::Request, message) => ConnectorError::Permanent(message).into(),
+            Stop::Failed(e) => e.into(),
+        })
     }
 
-    /// One request: its body, or what its failure calls for and a description of it
-    /// without the URL.
+    /// One request: its body, or its classified failure described without the URL.
     async fn try_once(
         &mut self,
+        what: &str,
         method: &Method,
         url: &Url,
         form: &[(&str, &str)],
-    ) -> Result<Answer, ConnectorError> {
-        let remaining = crate::connectors::retry::time_left(self.deadline, REQUEST_TIMEOUT)?;
+    ) -> Result<Result<Vec<u8>, Failure<Refusal>>, ConnectorError> {
+        let remaining = retry::time_left(self.deadline, REQUEST_TIMEOUT)?;
         let auth = [
             ("access_token", self.token),
             ("appsecret_proof", self.proof.as_str()),
@@ -223,9 +216,15 @@ impl<'a> Session<'a> {
             let body: Vec<(&str, &str)> = form.iter().chain(&auth).copied().collect();
             self.client.request(method.clone(), url.clone()).form(&body)
         };
+        let failed = |verdict, detail: String| {
+            Ok(Err(Failure::new(
+                verdict,
+                format!("facebook {what}: {detail}"),
+            )))
+        };
         let response = match request.timeout(remaining).send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Answer::Failed(Verdict::Transient, transport_error(&e))),
+            Err(e) => return failed(Verdict::RetryAfter(Duration::ZERO), transport_error(&e)),
         };
         let status = response.status();
         let usage = Usage::from_headers(response.headers());
@@ -234,36 +233,65 @@ impl<'a> Session<'a> {
         let body = match read_answer(response).await {
             Ok(body) => body,
             Err(e @ BodyError::TooLarge(_)) => {
-                return Ok(Answer::Failed(Verdict::Permanent, e.describe()));
+                return failed(Verdict::Permanent(Refusal::Request), e.describe());
             }
-            Err(e) => return Ok(Answer::Failed(Verdict::Transient, e.describe())),
+            Err(e) => return failed(Verdict::RetryAfter(Duration::ZERO), e.describe()),
         };
         tracing::debug!(%method, path = url.path(), status = status.as_u16(), bytes = body.len(), "facebook call");
         if status.is_success() {
-            return Ok(Answer::Body(body));
+            return Ok(Ok(body));
         }
         let error = wire::parse::<ErrorBody>(&body).ok().map(|b| b.error);
-        Ok(Answer::Failed(
+        failed(
             classify(status, error.as_ref()),
             describe(status, error.as_ref()),
-        ))
+        )
+    }
+
+    /// The token and its proof: what a Graph API answer might echo.
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token, self.proof.as_str()]
     }
 
     /// The message with the token and its proof replaced, whatever echoed them.
     pub(super) fn redact(&self, message: String) -> String {
-        let mut message = message;
-        for secret in [self.token, self.proof.as_str()] {
-            if !secret.is_empty() && message.contains(secret) {
-                message = message.replace(secret, "<redacted>");
-            }
-        }
-        message
+        retry::redact(message, &self.secrets())
     }
 }
 
-enum Answer {
-    Body(Vec<u8>),
-    Failed(Verdict, String),
+/// One Graph API call as [`Retry::run`] repeats it.
+struct GraphCall<'s, 'a> {
+    session: &'s mut Session<'a>,
+    what: &'s str,
+    method: Method,
+    url: Url,
+    form: &'s [(&'s str, &'s str)],
+}
+
+impl Attempt for GraphCall<'_, '_> {
+    type Output = Vec<u8>;
+    type Refusal = Refusal;
+
+    /// Waits out the pause the last answer's usage headers asked for, then calls; a
+    /// retryable failure asks the driver to wait at least the pause its own answer set.
+    async fn once(&mut self) -> Result<Result<Vec<u8>, Failure<Refusal>>, ConnectorError> {
+        let session = &mut *self.session;
+        let pause = std::mem::take(&mut session.pause);
+        session.sleep(pause).await?;
+        let answer = session
+            .try_once(self.what, &self.method, &self.url, self.form)
+            .await?;
+        Ok(answer.map_err(|mut failure| {
+            if let Verdict::RetryAfter(_) = failure.verdict {
+                failure.verdict = Verdict::RetryAfter(std::mem::take(&mut session.pause));
+            }
+            failure
+        }))
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.session.secrets()
+    }
 }
 
 /// `url` with `name` set to `value`, or removed; every other parameter kept in order.

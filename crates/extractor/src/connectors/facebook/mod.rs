@@ -36,7 +36,6 @@ pub use self::throttle::Backoff;
 use self::wire::Account;
 use crate::connectors::Origin;
 use crate::ports::{Connector, ConnectorError, Job, Pages, ReportRuns};
-use crate::store::MemoryReportRuns;
 
 /// The action types counted as `conversions` (and their `action_values` as
 /// `conversion_value`) when a schedule names none: `omni_purchase`, Meta's purchase
@@ -75,22 +74,21 @@ pub struct FacebookConnector {
 }
 
 impl FacebookConnector {
-    /// `graph_url` is the Graph API base with its version (`FACEBOOK_GRAPH_URL`).
-    pub fn new(client: reqwest::Client, graph_url: impl Into<String>) -> Self {
+    /// `graph_url` is the Graph API base with its version (`FACEBOOK_GRAPH_URL`);
+    /// `report_runs` keeps the report runs a deadline left pending (the control table, so
+    /// that the next invocation resumes them).
+    pub fn new(
+        client: reqwest::Client,
+        graph_url: impl Into<String>,
+        report_runs: Arc<dyn ReportRuns>,
+    ) -> Self {
         Self {
             client,
             graph: graph_url.into().trim_end_matches('/').to_owned(),
             backoff: Backoff::default(),
             hold_off: graph::HoldOff::default(),
-            report_runs: Arc::new(MemoryReportRuns::default()),
+            report_runs,
         }
-    }
-
-    /// Where report runs left pending by a deadline are kept (production: the control
-    /// table, so the next invocation resumes them; by default this process's memory).
-    pub fn with_report_runs(mut self, report_runs: Arc<dyn ReportRuns>) -> Self {
-        self.report_runs = report_runs;
-        self
     }
 
     /// Retry and polling waits; tests shrink them to milliseconds.

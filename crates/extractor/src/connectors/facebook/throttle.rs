@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-pub use crate::connectors::retry::Backoff;
+pub use crate::connectors::retry::{Backoff, Verdict};
 
 use super::wire::GraphError;
 
@@ -20,29 +20,28 @@ pub const BUC_THROTTLE_CODES: std::ops::RangeInclusive<i64> = 80000..=80014;
 /// quota) from which calls are spaced out, before Meta starts refusing them.
 pub const SLOW_DOWN_AT_PERCENT: f64 = 75.0;
 
-/// What a failed answer calls for.
+/// Which refusal a [`Verdict::Permanent`] Graph API answer was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The token is expired, revoked or invalid: re-authorise, never retry.
-    Auth,
-    /// Rate limited: wait (at least as long as Meta says) and retry.
-    Throttled,
-    /// A passing fault (5xx, "temporary issue", a failed report generation): retry.
-    Transient,
+pub enum Refusal {
+    /// A bad request: the same call will fail the same way.
+    Request,
     /// The query asks for too much at once: ask for less (a smaller page, a shorter
     /// window) rather than the same again.
     TooMuchData,
-    /// A bad request: the same call will fail the same way.
-    Permanent,
 }
 
-/// Classifies an answer that was not a success, from its status and Graph error, if any.
-pub fn classify(status: StatusCode, error: Option<&GraphError>) -> Verdict {
+const RETRY: Verdict<Refusal> = Verdict::RetryAfter(Duration::ZERO);
+
+/// Classifies an answer that was not a success, from its status and Graph error, if any:
+/// an expired, revoked or invalid token needs a new sign-in (Facebook has no refresh);
+/// rate limits and passing faults (5xx, "temporary issue", a failed report generation) are
+/// retried, at least as long apart as the usage headers ask (the session adds that wait).
+pub fn classify(status: StatusCode, error: Option<&GraphError>) -> Verdict<Refusal> {
     let Some(e) = error else {
         return match status {
-            StatusCode::TOO_MANY_REQUESTS => Verdict::Throttled,
-            s if s.is_server_error() => Verdict::Transient,
-            _ => Verdict::Permanent,
+            StatusCode::TOO_MANY_REQUESTS => RETRY,
+            s if s.is_server_error() => RETRY,
+            _ => Verdict::Permanent(Refusal::Request),
         };
     };
     let subcode = e.error_subcode.unwrap_or(0);
@@ -50,20 +49,20 @@ pub fn classify(status: StatusCode, error: Option<&GraphError>) -> Verdict {
     // again" cases (458 app not installed, 459 checkpointed, 460 password changed,
     // 463 expired, 464 unconfirmed user, 467 invalid token).
     if e.code == 190 || e.code == 102 || matches!(subcode, 458 | 459 | 460 | 463 | 464 | 467) {
-        return Verdict::Auth;
+        return Verdict::Reauthenticate;
     }
     if THROTTLE_CODES.contains(&e.code) || BUC_THROTTLE_CODES.contains(&e.code) {
-        return Verdict::Throttled;
+        return RETRY;
     }
     if is_too_much_data(e) {
-        return Verdict::TooMuchData;
+        return Verdict::Permanent(Refusal::TooMuchData);
     }
     // 1 "API unknown" and 2 "API service" are Meta's temporary faults; -2/2490547 is an
     // asynchronous report whose generation failed ("try again later").
     if matches!(e.code, 1 | 2 | -2) || status.is_server_error() {
-        return Verdict::Transient;
+        return RETRY;
     }
-    Verdict::Permanent
+    Verdict::Permanent(Refusal::Request)
 }
 
 /// "Please reduce the amount of data you're asking for" (code 1, subcode 99), the
@@ -167,45 +166,42 @@ mod tests {
     fn errors_are_classified_by_code_subcode_and_status() {
         let bad = StatusCode::BAD_REQUEST;
         let cases = [
-            (err(190, Some(463), "expired"), Verdict::Auth),
-            (err(102, None, "session"), Verdict::Auth),
-            (err(100, Some(467), "invalid token"), Verdict::Auth),
+            (err(190, Some(463), "expired"), Verdict::Reauthenticate),
+            (err(102, None, "session"), Verdict::Reauthenticate),
             (
-                err(17, Some(2446079), "User request limit reached"),
-                Verdict::Throttled,
+                err(100, Some(467), "invalid token"),
+                Verdict::Reauthenticate,
             ),
-            (
-                err(80004, None, "too many calls to this ad-account"),
-                Verdict::Throttled,
-            ),
-            (err(613, None, "too many calls"), Verdict::Throttled),
+            (err(17, Some(2446079), "User request limit reached"), RETRY),
+            (err(80004, None, "too many calls to this ad-account"), RETRY),
+            (err(613, None, "too many calls"), RETRY),
             (
                 err(
                     1,
                     Some(99),
                     "Please reduce the amount of data you're asking for, then retry your request",
                 ),
-                Verdict::TooMuchData,
+                Verdict::Permanent(Refusal::TooMuchData),
             ),
             (
                 err(100, Some(1_487_534), "data per call"),
-                Verdict::TooMuchData,
+                Verdict::Permanent(Refusal::TooMuchData),
             ),
+            (err(1, None, "An unknown error occurred"), RETRY),
             (
-                err(1, None, "An unknown error occurred"),
-                Verdict::Transient,
+                err(100, None, "Invalid parameter"),
+                Verdict::Permanent(Refusal::Request),
             ),
-            (err(100, None, "Invalid parameter"), Verdict::Permanent),
         ];
         for (e, verdict) in cases {
             assert_eq!(classify(bad, Some(&e)), verdict, "{e:?}");
         }
-        assert_eq!(classify(StatusCode::BAD_GATEWAY, None), Verdict::Transient);
+        assert_eq!(classify(StatusCode::BAD_GATEWAY, None), RETRY);
+        assert_eq!(classify(StatusCode::TOO_MANY_REQUESTS, None), RETRY);
         assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, None),
-            Verdict::Throttled
+            classify(StatusCode::NOT_FOUND, None),
+            Verdict::Permanent(Refusal::Request)
         );
-        assert_eq!(classify(StatusCode::NOT_FOUND, None), Verdict::Permanent);
     }
 
     #[test]

@@ -14,16 +14,14 @@ use adpipe_domain::AdMetricRow;
 use reqwest::StatusCode;
 
 use super::GoogleAdsConnector;
-use super::failure::{Verdict, classify, describe};
+use super::failure::{classify, describe};
 use super::stream::{Splitter, StreamError};
 use super::wire::{Status, error_status};
 use crate::connectors::google_oauth::AccessToken;
-use crate::connectors::retry::{sleep_before, time_left};
+use crate::connectors::retry::{Attempt, Failure, Retry, Verdict, time_left};
 use crate::connectors::{read_answer, transport_error};
 use crate::ports::{ConnectorError, Job, Pages};
 
-/// The OAuth scope of the Google Ads API.
-pub const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
 /// One `searchStream` exchange, body included, at most (and never past the deadline): a
 /// week of ad-level rows of a large account streams for a while.
 pub const STREAM_TIMEOUT: Duration = Duration::from_secs(300);
@@ -40,26 +38,9 @@ pub(super) trait Sink {
     fn finish(self) -> Self::Output;
 }
 
-/// A failed try: what it calls for and how to say it.
-struct Failure {
-    verdict: Verdict,
-    message: String,
-}
-
-impl Failure {
-    fn answer(http: StatusCode, error: Option<&Status>) -> Self {
-        Self {
-            verdict: classify(http, error),
-            message: describe(http, error),
-        }
-    }
-
-    fn transient(message: String) -> Self {
-        Self {
-            verdict: Verdict::Transient,
-            message,
-        }
-    }
+/// A failed answer: what it calls for and how to say it.
+fn refused(http: StatusCode, error: Option<&Status>) -> Failure {
+    Failure::new(classify(http, error), describe(http, error))
 }
 
 /// The calls of one job: its customer, headers and deadline.
@@ -110,61 +91,30 @@ impl<'a> Call<'a> {
     /// Streams `query`'s answer into a new sink per try; the last try's output, or why
     /// there is none. With `pages`, the sink's rows are handed on as the stream arrives
     /// (a retried stream hands its rows on again; staging writes only what changed).
-    pub(super) async fn search_stream<S: Sink>(
+    pub(super) async fn search_stream<S, F>(
         &self,
         query: &str,
-        sink: impl Fn() -> S,
+        sink: F,
         pages: Option<&Pages>,
-    ) -> Result<S::Output, ConnectorError> {
-        let backoff = self.conn.backoff;
-        let attempts = backoff.max_attempts.max(1);
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            let token = self.conn.oauth.access_token(self.job).await?;
-            if token.scope.is_some() && !token.has_scope(ADWORDS_SCOPE) {
-                return Err(ConnectorError::Auth(
-                    "google ads: the connection's sign-in did not grant the AdWords scope; connect the account again".into(),
-                ));
-            }
-            let failure = match self.try_once(&token, query, sink(), pages).await? {
-                Ok(output) => return Ok(output),
-                Err(failure) => failure,
-            };
-            let message = self.redact(
-                format!("google ads searchStream: {}", failure.message),
-                &token,
-            );
-            match failure.verdict {
-                Verdict::Unauthenticated if !refreshed => {
-                    tracing::info!(error = %message, "google ads: access token refused; refreshing it once");
-                    self.conn.oauth.forget(self.job);
-                    refreshed = true;
-                }
-                Verdict::Unauthenticated => {
-                    return Err(ConnectorError::Auth(format!(
-                        "{message}; refused again after a token refresh: connect the account again"
-                    )));
-                }
-                Verdict::Auth => return Err(ConnectorError::Auth(message)),
-                Verdict::Permanent => return Err(ConnectorError::Permanent(message)),
-                Verdict::Throttled { .. } | Verdict::Transient => {
-                    attempt += 1;
-                    if attempt >= attempts {
-                        return Err(ConnectorError::Retryable(format!(
-                            "{message} (gave up after {attempts} attempts)"
-                        )));
-                    }
-                    let asked = match failure.verdict {
-                        Verdict::Throttled { retry_after } => retry_after,
-                        _ => Duration::ZERO,
-                    };
-                    let wait = backoff.retry_delay(attempt - 1).max(asked);
-                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %message, "google ads: retrying");
-                    sleep_before(self.job.deadline, wait, "google ads").await?;
-                }
-            }
-        }
+    ) -> Result<S::Output, ConnectorError>
+    where
+        S: Sink + Send,
+        S::Output: Send,
+        F: Fn() -> S + Send + Sync,
+    {
+        let retry = Retry {
+            platform: "google ads",
+            backoff: self.conn.backoff,
+            deadline: self.job.deadline,
+        };
+        let mut call = StreamCall {
+            call: self,
+            query,
+            sink,
+            pages,
+            token: None,
+        };
+        Ok(retry.run(&mut call).await?)
     }
 
     /// One request and its whole body. `Err` only when the deadline leaves no time for it.
@@ -197,7 +147,7 @@ impl<'a> Call<'a> {
         if !http.is_success() {
             let body = read_answer(response).await.unwrap_or_default();
             let error = error_status(&body);
-            return Ok(Err(Failure::answer(http, error.as_ref())));
+            return Ok(Err(refused(http, error.as_ref())));
         }
         let mut splitter = Splitter::new();
         let streamed = loop {
@@ -228,7 +178,7 @@ impl<'a> Call<'a> {
                     .ok()
                     .filter(|s| !s.is_success())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let failure = Failure::answer(http, Some(&status));
+                let failure = refused(http, Some(&status));
                 Err(Failure {
                     message: format!(
                         "the stream failed after {} batches: {}",
@@ -238,28 +188,67 @@ impl<'a> Call<'a> {
                     ..failure
                 })
             }
-            Err(StreamError::Malformed(why)) => Err(Failure {
-                verdict: Verdict::Permanent,
-                message: format!("malformed answer: {why}"),
-            }),
+            Err(StreamError::Malformed(why)) => Err(Failure::new(
+                Verdict::Permanent(()),
+                format!("malformed answer: {why}"),
+            )),
             Err(StreamError::Truncated) => Err(Failure::transient(format!(
                 "the stream ended before its JSON array closed, after {} batches",
                 splitter.elements()
             ))),
         })
     }
+}
 
-    /// The message with the access and developer tokens replaced, whatever echoed them.
-    fn redact(&self, message: String, token: &AccessToken) -> String {
-        let mut message = message;
-        for secret in [Some(token.value.as_str()), self.developer_token]
+/// One `searchStream` call as [`Retry::run`] repeats it: a fresh sink and the current
+/// access token each try.
+struct StreamCall<'c, 'a, F> {
+    call: &'c Call<'a>,
+    query: &'c str,
+    sink: F,
+    pages: Option<&'c Pages>,
+    /// The last try's token, which an error might echo.
+    token: Option<AccessToken>,
+}
+
+impl<S, F> Attempt for StreamCall<'_, '_, F>
+where
+    S: Sink + Send,
+    S::Output: Send,
+    F: Fn() -> S + Send + Sync,
+{
+    type Output = S::Output;
+    type Refusal = ();
+
+    async fn once(&mut self) -> Result<Result<S::Output, Failure>, ConnectorError> {
+        let call = self.call;
+        let token = call.conn.oauth.access_token(call.job).await?;
+        if token.scope.is_some() && !token.has_scope(adpipe_domain::oauth::ADWORDS) {
+            return Err(ConnectorError::Auth(
+                "google ads: the connection's sign-in did not grant the AdWords scope; connect the account again".into(),
+            ));
+        }
+        let answer = call
+            .try_once(&token, self.query, (self.sink)(), self.pages)
+            .await;
+        self.token = Some(token);
+        Ok(answer?.map_err(|failure| Failure {
+            message: format!("google ads searchStream: {}", failure.message),
+            ..failure
+        }))
+    }
+
+    /// Drops the refused token: the next try asks Google for a new one.
+    async fn refresh(&mut self) -> Result<(), ConnectorError> {
+        self.call.conn.oauth.forget(self.call.job);
+        Ok(())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        let token = self.token.as_ref().map(|t| t.value.as_str());
+        [token, self.call.developer_token]
             .into_iter()
             .flatten()
-        {
-            if !secret.is_empty() && message.contains(secret) {
-                message = message.replace(secret, "<redacted>");
-            }
-        }
-        message
+            .collect()
     }
 }

@@ -7,13 +7,14 @@
 //! canonical status next, the HTTP status last.
 //!
 //! Credentials problems are told apart by whose they are:
-//! - the connection's sign-in (the client must connect again → [`Verdict::Auth`]): the
-//!   token's user may not read the customer (`USER_PERMISSION_DENIED`), the manager account
-//!   given as `login-customer-id` does not manage it
+//! - the connection's sign-in (the client must connect again →
+//!   [`Verdict::Reauthenticate`]): the token's user may not read the customer
+//!   (`USER_PERMISSION_DENIED`), the manager account given as `login-customer-id` does not
+//!   manage it
 //!   (`INVALID_LOGIN_CUSTOMER_ID_SERVING_CUSTOMER_ID_COMBINATION`), the Google account has
 //!   no Google Ads access (`NOT_ADS_USER`), was deleted, or must enrol in 2-Step
 //!   Verification or Advanced Protection first; and an access token refused again after a
-//!   refresh (`UNAUTHENTICATED`, see [`Verdict::Unauthenticated`]);
+//!   refresh (`UNAUTHENTICATED`, see [`Verdict::RefreshOnce`]);
 //! - adpipe's app (the operator must act, a new sign-in would not help →
 //!   [`Verdict::Permanent`]): the Cloud project or developer token is not approved for
 //!   production or is disabled, the organization is not recognized;
@@ -26,21 +27,11 @@ use reqwest::StatusCode;
 
 use super::wire::Status;
 
-/// What a failed answer calls for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Quota or rate limit: wait at least `retry_after` (Google's `retryDelay`), retry.
-    Throttled { retry_after: Duration },
-    /// A passing fault (5xx, `INTERNAL`, `UNAVAILABLE`, a broken stream): retry.
-    Transient,
-    /// The access token was refused: refresh it once; refused again, the connection needs
-    /// a new sign-in.
-    Unauthenticated,
-    /// The connection's sign-in cannot read this customer: connect again, never retry.
-    Auth,
-    /// A bad request, an app or account problem: the same call will fail the same way.
-    Permanent,
-}
+pub use crate::connectors::retry::Verdict;
+
+/// A passing fault (5xx, `INTERNAL`, `UNAVAILABLE`, a broken stream): retry.
+pub const TRANSIENT: Verdict = Verdict::RetryAfter(Duration::ZERO);
+const PERMANENT: Verdict = Verdict::Permanent(());
 
 /// `authorizationError` / `authenticationError` codes that a new sign-in by the client fixes.
 const SIGN_IN_CODES: [&str; 7] = [
@@ -86,22 +77,20 @@ pub fn classify(http: StatusCode, error: Option<&Status>) -> Verdict {
     };
     let credentials = ["authorizationError", "authenticationError"];
     if has(&credentials, &APP_OR_ACCOUNT_CODES) || has(&["quotaError"], &["ACCESS_PROHIBITED"]) {
-        return Verdict::Permanent;
+        return PERMANENT;
     }
     if has(&credentials, &SIGN_IN_CODES) {
-        return Verdict::Auth;
+        return Verdict::Reauthenticate;
     }
     let status = error.map_or("", |s| s.status.as_str());
     if codes.iter().any(|(k, _)| *k == "quotaError")
         || status == "RESOURCE_EXHAUSTED"
         || http == StatusCode::TOO_MANY_REQUESTS
     {
-        return Verdict::Throttled {
-            retry_after: error.and_then(retry_delay).unwrap_or_default(),
-        };
+        return Verdict::RetryAfter(error.and_then(retry_delay).unwrap_or_default());
     }
     if status == "UNAUTHENTICATED" || http == StatusCode::UNAUTHORIZED {
-        return Verdict::Unauthenticated;
+        return Verdict::RefreshOnce;
     }
     if codes.iter().any(|(k, _)| *k == "internalError")
         || matches!(
@@ -110,9 +99,9 @@ pub fn classify(http: StatusCode, error: Option<&Status>) -> Verdict {
         )
         || http.is_server_error()
     {
-        return Verdict::Transient;
+        return TRANSIENT;
     }
-    Verdict::Permanent
+    PERMANENT
 }
 
 /// The longest wait Google asks for: a `google.rpc.RetryInfo` detail's `retryDelay`, or a
@@ -224,9 +213,7 @@ mod tests {
                     "quotaError",
                     "RESOURCE_EXHAUSTED",
                 ),
-                Verdict::Throttled {
-                    retry_after: Duration::ZERO,
-                },
+                Verdict::RetryAfter(Duration::ZERO),
             ),
             (
                 status(
@@ -235,9 +222,7 @@ mod tests {
                     "quotaError",
                     "RESOURCE_TEMPORARILY_EXHAUSTED",
                 ),
-                Verdict::Throttled {
-                    retry_after: Duration::ZERO,
-                },
+                Verdict::RetryAfter(Duration::ZERO),
             ),
             (
                 status(
@@ -246,7 +231,7 @@ mod tests {
                     "authenticationError",
                     "OAUTH_TOKEN_EXPIRED",
                 ),
-                Verdict::Unauthenticated,
+                Verdict::RefreshOnce,
             ),
             (
                 status(
@@ -255,7 +240,7 @@ mod tests {
                     "authenticationError",
                     "NOT_ADS_USER",
                 ),
-                Verdict::Auth,
+                Verdict::Reauthenticate,
             ),
             (
                 status(
@@ -264,7 +249,7 @@ mod tests {
                     "authorizationError",
                     "USER_PERMISSION_DENIED",
                 ),
-                Verdict::Auth,
+                Verdict::Reauthenticate,
             ),
             (
                 status(
@@ -273,7 +258,7 @@ mod tests {
                     "authorizationError",
                     "CUSTOMER_NOT_ENABLED",
                 ),
-                Verdict::Permanent,
+                PERMANENT,
             ),
             (
                 status(
@@ -282,7 +267,7 @@ mod tests {
                     "authorizationError",
                     "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION",
                 ),
-                Verdict::Permanent,
+                PERMANENT,
             ),
             (
                 status(
@@ -291,34 +276,29 @@ mod tests {
                     "authorizationError",
                     "DEVELOPER_TOKEN_NOT_APPROVED",
                 ),
-                Verdict::Permanent,
+                PERMANENT,
             ),
             (
                 status(500, "INTERNAL", "internalError", "INTERNAL_ERROR"),
-                Verdict::Transient,
+                TRANSIENT,
             ),
             (
                 status(400, "INVALID_ARGUMENT", "queryError", "BAD_FIELD_NAME"),
-                Verdict::Permanent,
+                PERMANENT,
             ),
         ];
         for (s, verdict) in cases {
             assert_eq!(classify(code(s.code), Some(&s)), verdict, "{s:?}");
         }
-        assert_eq!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, None),
-            Verdict::Transient
-        );
+        assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None), TRANSIENT);
         assert_eq!(
             classify(StatusCode::UNAUTHORIZED, None),
-            Verdict::Unauthenticated
+            Verdict::RefreshOnce
         );
-        assert_eq!(classify(StatusCode::FORBIDDEN, None), Verdict::Permanent);
+        assert_eq!(classify(StatusCode::FORBIDDEN, None), PERMANENT);
         assert_eq!(
             classify(StatusCode::TOO_MANY_REQUESTS, None),
-            Verdict::Throttled {
-                retry_after: Duration::ZERO
-            }
+            Verdict::RetryAfter(Duration::ZERO)
         );
     }
 
@@ -334,9 +314,7 @@ mod tests {
         assert_eq!(retry_delay(&s), Some(Duration::from_millis(2500)));
         assert_eq!(
             classify(StatusCode::TOO_MANY_REQUESTS, Some(&s)),
-            Verdict::Throttled {
-                retry_after: Duration::from_millis(2500)
-            }
+            Verdict::RetryAfter(Duration::from_millis(2500))
         );
         assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("-1s"), None);

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use super::YouTubeConnector;
 use super::wire::{ErrorBody, GoogleError};
 use crate::connectors::google_oauth::AccessToken;
-use crate::connectors::retry::{sleep_before, time_left};
-use crate::connectors::{BodyError, REQUEST_TIMEOUT, read_answer, transport_kind};
+use crate::connectors::retry::{Attempt, Failure, Retry, Stop, Verdict, time_left};
+use crate::connectors::{BodyError, REQUEST_TIMEOUT, read_answer, transport_error};
 use crate::ports::{ConnectorError, Job};
 
 /// Why a call did not answer.
@@ -33,27 +33,25 @@ impl From<ConnectorError> for CallError {
     }
 }
 
-/// What a failed answer calls for.
+/// Which refusal a [`Verdict::Permanent`] YouTube answer was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
-    /// 401: the access token was refused; a fresh one may be accepted.
-    Unauthorized,
+pub(super) enum Refusal {
     /// 403 other than quota or rate: the token's user may not read the channel (or the
     /// metrics asked for).
     Forbidden,
     /// The project's daily quota is spent: nothing will pass before Google resets it at
     /// midnight Pacific time, so no retry within the invocation.
-    QuotaExhausted,
-    /// 429, `rateLimitExceeded`, `userRateLimitExceeded`: back off and retry.
-    Throttled,
-    /// 5xx, timeouts, broken connections: back off and retry.
-    Transient,
+    QuotaSpent,
     /// 400 and anything else: the same request will fail the same way.
-    Permanent,
+    Request,
 }
 
-/// How Google answered a failed call.
-pub(super) fn classify(status: StatusCode, error: Option<&GoogleError>) -> Verdict {
+/// 429, `rateLimitExceeded`, `userRateLimitExceeded`, 5xx, timeouts, broken connections:
+/// back off (at least the `Retry-After` the session adds) and retry.
+const RETRY: Verdict<Refusal> = Verdict::RetryAfter(Duration::ZERO);
+
+/// How Google answered a failed call; a 401 (the access token refused) is refreshed once.
+pub(super) fn classify(status: StatusCode, error: Option<&GoogleError>) -> Verdict<Refusal> {
     let has = |reason: &str| error.is_some_and(|e| e.has_reason(reason));
     let message = error.map(|e| e.message.as_str()).unwrap_or("");
     // A per-day limit reported as a rate limit ("Quota exceeded for quota metric 'Queries'
@@ -63,20 +61,20 @@ pub(super) fn classify(status: StatusCode, error: Option<&GoogleError>) -> Verdi
         || has("dailyLimitExceeded")
         || (per_day && message.contains("Quota exceeded"))
     {
-        return Verdict::QuotaExhausted;
+        return Verdict::Permanent(Refusal::QuotaSpent);
     }
     if has("rateLimitExceeded")
         || has("userRateLimitExceeded")
         || status == StatusCode::TOO_MANY_REQUESTS
     {
-        return Verdict::Throttled;
+        return RETRY;
     }
     match status {
-        StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
-        StatusCode::FORBIDDEN => Verdict::Forbidden,
-        StatusCode::REQUEST_TIMEOUT => Verdict::Transient,
-        s if s.is_server_error() => Verdict::Transient,
-        _ => Verdict::Permanent,
+        StatusCode::UNAUTHORIZED => Verdict::RefreshOnce,
+        StatusCode::FORBIDDEN => Verdict::Permanent(Refusal::Forbidden),
+        StatusCode::REQUEST_TIMEOUT => RETRY,
+        s if s.is_server_error() => RETRY,
+        _ => Verdict::Permanent(Refusal::Request),
     }
 }
 
@@ -133,58 +131,32 @@ impl<'a> Session<'a> {
         &mut self,
         params: &[(&str, String)],
     ) -> Result<Vec<u8>, CallError> {
-        let backoff = self.conn.backoff;
-        let attempts = backoff.max_attempts.max(1);
+        let retry = Retry {
+            platform: "youtube",
+            backoff: self.conn.backoff,
+            deadline: self.deadline,
+        };
         let what = describe_query(params);
-        let mut refreshed = false;
-        let mut attempt = 0;
-        let mut last = String::new();
-        while attempt < attempts {
-            let (verdict, detail, retry_after) = match self.try_once(params).await? {
-                Answer::Body(body) => return Ok(body),
-                Answer::Failed {
-                    verdict,
-                    detail,
-                    retry_after,
-                } => (verdict, detail, retry_after),
-            };
-            let message = format!("youtube analytics reports ({what}): {detail}");
-            match verdict {
-                Verdict::Unauthorized if !refreshed => {
-                    tracing::info!(error = %message, "youtube: access token refused; refreshing it once");
-                    self.conn.oauth.forget(self.job);
-                    self.token = self.conn.oauth.access_token(self.job).await?;
-                    refreshed = true;
-                }
-                Verdict::Unauthorized => {
-                    return Err(ConnectorError::Auth(format!(
-                        "{message}; a freshly refreshed access token was refused too: connect the channel again"
-                    ))
-                    .into());
-                }
-                Verdict::Forbidden => return Err(CallError::Forbidden(message)),
-                Verdict::QuotaExhausted => {
-                    return Err(ConnectorError::Retryable(format!(
-                        "{message}; the project's daily YouTube Analytics quota is spent: a run after Google resets it (midnight Pacific time) will go on"
-                    ))
-                    .into());
-                }
-                Verdict::Permanent => return Err(CallError::Refused(message)),
-                Verdict::Throttled | Verdict::Transient => {
-                    tracing::warn!(attempt, ?verdict, error = %message, "youtube call failed; retrying");
-                    last = message;
-                    attempt += 1;
-                    if attempt < attempts {
-                        let wait = backoff.retry_delay(attempt - 1).max(retry_after);
-                        sleep_before(self.deadline, wait, "youtube").await?;
-                    }
-                }
-            }
-        }
-        Err(ConnectorError::Retryable(format!("{last} (gave up after {attempts} attempts)")).into())
+        let mut call = ReportsCall {
+            session: self,
+            params,
+            what,
+        };
+        retry.run(&mut call).await.map_err(|stop| match stop {
+            Stop::Permanent(Refusal::Forbidden, message) => CallError::Forbidden(message),
+            Stop::Permanent(Refusal::Request, message) => CallError::Refused(message),
+            Stop::Permanent(Refusal::QuotaSpent, message) => ConnectorError::Retryable(format!(
+                "{message}; the project's daily YouTube Analytics quota is spent: a run after Google resets it (midnight Pacific time) will go on"
+            ))
+            .into(),
+            Stop::Failed(e) => e.into(),
+        })
     }
 
-    async fn try_once(&self, params: &[(&str, String)]) -> Result<Answer, ConnectorError> {
+    async fn try_once(
+        &self,
+        params: &[(&str, String)],
+    ) -> Result<Result<Vec<u8>, Failure<Refusal>>, ConnectorError> {
         let timeout = time_left(self.deadline, REQUEST_TIMEOUT)?;
         let response = self
             .conn
@@ -197,19 +169,18 @@ impl<'a> Session<'a> {
             .await;
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Ok(Answer::transport(&e)),
+            Err(e) => return Ok(Err(Failure::transient(transport_error(&e)))),
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let body = match read_answer(response).await {
             Ok(body) => body,
-            Err(BodyError::Transport(e)) => return Ok(Answer::transport(&e)),
+            Err(e @ BodyError::Transport(_)) => return Ok(Err(Failure::transient(e.describe()))),
             Err(e) => {
-                return Ok(Answer::Failed {
-                    verdict: Verdict::Permanent,
-                    detail: e.describe(),
-                    retry_after: Duration::ZERO,
-                });
+                return Ok(Err(Failure::new(
+                    Verdict::Permanent(Refusal::Request),
+                    e.describe(),
+                )));
             }
         };
         tracing::debug!(
@@ -218,37 +189,53 @@ impl<'a> Session<'a> {
             "youtube reports call"
         );
         if status.is_success() {
-            return Ok(Answer::Body(body));
+            return Ok(Ok(body));
         }
         let error = serde_json::from_slice::<ErrorBody>(&body)
             .ok()
             .map(|b| b.error);
-        Ok(Answer::Failed {
-            verdict: classify(status, error.as_ref()),
-            detail: describe(status, error.as_ref()),
-            retry_after,
-        })
+        let verdict = match classify(status, error.as_ref()) {
+            Verdict::RetryAfter(_) => Verdict::RetryAfter(retry_after),
+            verdict => verdict,
+        };
+        Ok(Err(Failure::new(verdict, describe(status, error.as_ref()))))
     }
 }
 
-enum Answer {
-    Body(Vec<u8>),
-    Failed {
-        verdict: Verdict,
-        detail: String,
-        retry_after: Duration,
-    },
+/// One `reports` call as [`Retry::run`] repeats it.
+struct ReportsCall<'s, 'a> {
+    session: &'s mut Session<'a>,
+    params: &'s [(&'s str, String)],
+    /// The request as errors name it.
+    what: String,
 }
 
-impl Answer {
-    /// A transport failure, without its URL or source chain (neither holds the token, but
-    /// the kind of failure is what the run record needs).
-    fn transport(e: &reqwest::Error) -> Self {
-        Answer::Failed {
-            verdict: Verdict::Transient,
-            detail: transport_kind(e).to_owned(),
-            retry_after: Duration::ZERO,
-        }
+impl Attempt for ReportsCall<'_, '_> {
+    type Output = Vec<u8>;
+    type Refusal = Refusal;
+
+    async fn once(&mut self) -> Result<Result<Vec<u8>, Failure<Refusal>>, ConnectorError> {
+        let answer = self.session.try_once(self.params).await?;
+        Ok(answer.map_err(|failure| Failure {
+            message: format!(
+                "youtube analytics reports ({}): {}",
+                self.what, failure.message
+            ),
+            ..failure
+        }))
+    }
+
+    /// Drops the refused token and gets a fresh one for the next try (and the rest of
+    /// the fetch).
+    async fn refresh(&mut self) -> Result<(), ConnectorError> {
+        let Session { conn, job, .. } = *self.session;
+        conn.oauth.forget(job);
+        self.session.token = conn.oauth.access_token(job).await?;
+        Ok(())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.session.token.value.as_str()]
     }
 }
 
@@ -302,14 +289,14 @@ mod tests {
                     "The request cannot be completed because you have exceeded your quota."
                 ))
             ),
-            Verdict::QuotaExhausted
+            Verdict::Permanent(Refusal::QuotaSpent)
         );
         assert_eq!(
             classify(
                 forbidden,
                 Some(&error(403, "userRateLimitExceeded", "slow down"))
             ),
-            Verdict::Throttled
+            RETRY
         );
         assert_eq!(
             classify(
@@ -320,30 +307,24 @@ mod tests {
                     "Quota exceeded for quota metric 'Queries' and limit 'Queries per day' of service"
                 ))
             ),
-            Verdict::QuotaExhausted
+            Verdict::Permanent(Refusal::QuotaSpent)
         );
-        assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, None),
-            Verdict::Throttled
-        );
+        assert_eq!(classify(StatusCode::TOO_MANY_REQUESTS, None), RETRY);
         assert_eq!(
             classify(forbidden, Some(&error(403, "forbidden", "Forbidden"))),
-            Verdict::Forbidden
+            Verdict::Permanent(Refusal::Forbidden)
         );
         assert_eq!(
             classify(StatusCode::UNAUTHORIZED, None),
-            Verdict::Unauthorized
+            Verdict::RefreshOnce
         );
-        assert_eq!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, None),
-            Verdict::Transient
-        );
+        assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None), RETRY);
         assert_eq!(
             classify(
                 StatusCode::BAD_REQUEST,
                 Some(&error(400, "badRequest", "The query is not supported."))
             ),
-            Verdict::Permanent
+            Verdict::Permanent(Refusal::Request)
         );
     }
 

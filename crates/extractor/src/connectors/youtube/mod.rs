@@ -21,7 +21,7 @@
 //!   `averageViewDuration`, `averageViewPercentage`, `likes`, `comments`, `shares`,
 //!   `subscribersGained`, `subscribersLost` → `extra` (a JSON object, numbers as sent).
 //!   When the access token carries `yt-analytics-monetary.readonly`
-//!   ([`MONETARY_SCOPE`]), also `estimatedRevenue`, `estimatedAdRevenue`, `grossRevenue`,
+//!   ([`YT_ANALYTICS_MONETARY`]), also `estimatedRevenue`, `estimatedAdRevenue`, `grossRevenue`,
 //!   `cpm`, `playbackBasedCpm`, `adImpressions`, `monetizedPlaybacks` → `extra`, with
 //!   `currency=USD` asked for and set on the row (USD is also the API's default). They are
 //!   the channel's *earnings* from ads shown on its videos, not ad spend: `cost_micros`,
@@ -67,6 +67,7 @@ pub mod wire;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use adpipe_domain::oauth::YT_ANALYTICS_MONETARY;
 use adpipe_domain::{AdMetricRow, Level, Window};
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -80,8 +81,6 @@ use crate::connectors::google_oauth::GoogleOAuth;
 use crate::connectors::retry::Backoff;
 use crate::ports::{Connector, ConnectorError, Job, Pages};
 
-/// The scope that lets a token read revenue and ad-performance metrics.
-pub const MONETARY_SCOPE: &str = "https://www.googleapis.com/auth/yt-analytics-monetary.readonly";
 /// YouTube Analytics days are US Pacific days.
 pub const TIME_ZONE: Tz = Tz::America__Los_Angeles;
 /// Rows per page of a day's videos: the top-videos reports allow at most 200.
@@ -136,7 +135,7 @@ impl Connector for YouTubeConnector {
         async {
             let mut session = Session::start(self, job).await?;
             let mut read = Reader {
-                monetary: session.token().has_scope(MONETARY_SCOPE),
+                monetary: session.token().has_scope(YT_ANALYTICS_MONETARY),
                 session: &mut session,
                 job,
                 ctx: Origin::of(job),
