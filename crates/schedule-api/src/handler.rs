@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::error::{ApiError, StoreError};
+use crate::error::{ApiError, ErrorCode, StoreError};
 use crate::ports::{IdempotencyRecord, StoredResponse};
 use crate::request;
 use crate::routes::{Matched, Operation, match_route};
@@ -41,14 +41,14 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
         Matched::NotFound => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "no such route",
             ));
         }
         Matched::MethodNotAllowed(allowed) => {
             let mut response = error_response(&ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("use {}", allowed.join(", ")),
             ));
             if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -180,7 +180,7 @@ fn replay(
     if stored.request_digest != request.request_digest {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used with another request body",
         )
         .with_field("Idempotency-Key"));
@@ -261,7 +261,7 @@ fn with_body(status: StatusCode, body: String) -> Response<Body> {
 
 pub fn error_response(e: &ApiError) -> Response<Body> {
     if e.status.is_server_error() {
-        tracing::warn!(code = e.code, message = %e.message, "request failed");
+        tracing::warn!(code = e.code.as_str(), message = %e.message, "request failed");
     }
     let mut response = with_body(e.status, e.body());
     if let Some(seconds) = e.retry_after {

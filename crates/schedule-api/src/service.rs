@@ -10,7 +10,7 @@ use adpipe_domain::{
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, OAuthConfig};
-use crate::error::{ApiError, StoreError};
+use crate::error::{ApiError, ErrorCode, StoreError};
 use crate::ports::{
     ControlStore, ExtractorInvoker, OAuthExchange, Page, PageRequest, Quota, QuotaExceeded,
     RuleScheduler, RuleSpec, SecretStore, SecretValue,
@@ -364,7 +364,7 @@ impl Api {
         {
             return Err(ApiError::new(
                 http::StatusCode::CONFLICT,
-                "run_in_progress",
+                ErrorCode::RunInProgress,
                 format!(
                     "run {running} of this schedule is in progress; one run at a time: follow it on GET /v1/schedules/{}/runs",
                     schedule.id
