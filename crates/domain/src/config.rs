@@ -10,6 +10,11 @@ pub const DEFAULT_GOOGLE_ADS_API_URL: &str = "https://googleads.googleapis.com/v
 pub const DEFAULT_GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const DEFAULT_YOUTUBE_ANALYTICS_URL: &str = "https://youtubeanalytics.googleapis.com/v2";
 
+/// `RULE_PREFIX` when unset: the start of every schedule rule's name.
+pub const DEFAULT_RULE_PREFIX: &str = "adpipe-";
+/// `SECRET_PREFIX` when unset: the start of every connection secret's name.
+pub const DEFAULT_SECRET_PREFIX: &str = "adpipe/";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
@@ -36,6 +41,35 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn or(&self, name: &str, default: &str) -> String {
         self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// `RULE_PREFIX` ([`DEFAULT_RULE_PREFIX`] when unset): at most 24 of the characters
+    /// EventBridge takes in a rule name, so that the prefix and a schedule id stay within
+    /// its 64 (`keys::rule_name`).
+    pub fn rule_prefix(&self) -> Result<String, ConfigError> {
+        let prefix = self.or("RULE_PREFIX", DEFAULT_RULE_PREFIX);
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        if prefix.len() > 24 || !prefix.chars().all(allowed) {
+            return Err(ConfigError::Malformed {
+                name: "RULE_PREFIX",
+                reason: "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
+            });
+        }
+        Ok(prefix)
+    }
+
+    /// `SECRET_PREFIX` ([`DEFAULT_SECRET_PREFIX`] when unset): at most 64 of the characters
+    /// Secrets Manager takes in a secret name (`keys::secret_name`).
+    pub fn secret_prefix(&self) -> Result<String, ConfigError> {
+        let prefix = self.or("SECRET_PREFIX", DEFAULT_SECRET_PREFIX);
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+        if prefix.len() > 64 || !prefix.chars().all(allowed) {
+            return Err(ConfigError::Malformed {
+                name: "SECRET_PREFIX",
+                reason: "at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-",
+            });
+        }
+        Ok(prefix)
     }
 
     /// A platform API's base URL (`default` when unset), without a trailing `/`: `https://`,
@@ -67,6 +101,42 @@ fn is_loopback_http(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_default_and_are_refused_naming_their_variable() {
+        let unset = Env(|_: &str| None);
+        assert_eq!(unset.rule_prefix().unwrap(), DEFAULT_RULE_PREFIX);
+        assert_eq!(unset.secret_prefix().unwrap(), DEFAULT_SECRET_PREFIX);
+        let env = |name: &'static str, value: String| {
+            Env(move |k: &str| (k == name).then(|| value.clone()))
+        };
+        let rule = |value: &str| env("RULE_PREFIX", value.into()).rule_prefix();
+        let secret = |value: &str| env("SECRET_PREFIX", value.into()).secret_prefix();
+        assert_eq!(rule("stack.prod_1-").unwrap(), "stack.prod_1-");
+        assert_eq!(secret("a/b_c+d=e.f@g-").unwrap(), "a/b_c+d=e.f@g-");
+        for bad in ["has space", "slash/", &"r".repeat(25)] {
+            let err = rule(bad).unwrap_err();
+            let named = matches!(
+                err,
+                ConfigError::Malformed {
+                    name: "RULE_PREFIX",
+                    ..
+                }
+            );
+            assert!(named, "{bad}: {err}");
+        }
+        for bad in ["has space", "star*", &"s".repeat(65)] {
+            let err = secret(bad).unwrap_err();
+            let named = matches!(
+                err,
+                ConfigError::Malformed {
+                    name: "SECRET_PREFIX",
+                    ..
+                }
+            );
+            assert!(named, "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn platform_urls_are_https_or_loopback_http() {
