@@ -735,7 +735,7 @@ fn optional_text(
 
 /// Each platform's credentials object: exactly its one token, a non-empty string.
 fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, FieldError> {
-    let name = credential_name(platform);
+    let name = platform.credential_name();
     if let Some(other) = given.0.keys().find(|k| *k != name) {
         return Err(FieldError::new(
             format!("credentials.{other}"),
@@ -760,16 +760,8 @@ fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, F
     Ok(secret_value(platform, token))
 }
 
-/// The name of each platform's one credential in its secret (`openapi.yaml`, `credentials`).
-fn credential_name(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Facebook => "access_token",
-        Platform::GoogleAds | Platform::Youtube => "refresh_token",
-    }
-}
-
-/// The connection secret: `{"<credential_name>": token}`.
+/// The connection secret: `{"<credential_name>": token}` ([`Platform::credential_name`]).
 pub(crate) fn secret_value(platform: Platform, token: &str) -> SecretValue {
-    let secret = serde_json::json!({ credential_name(platform): token });
+    let secret = serde_json::json!({ platform.credential_name(): token });
     SecretValue(secret.to_string())
 }
