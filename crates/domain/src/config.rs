@@ -47,27 +47,39 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// EventBridge takes in a rule name, so that the prefix and a schedule id stay within
     /// its 64 (`keys::rule_name`).
     pub fn rule_prefix(&self) -> Result<String, ConfigError> {
-        let prefix = self.or("RULE_PREFIX", DEFAULT_RULE_PREFIX);
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-        if prefix.len() > 24 || !prefix.chars().all(allowed) {
-            return Err(ConfigError::Malformed {
-                name: "RULE_PREFIX",
-                reason: "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
-            });
-        }
-        Ok(prefix)
+        self.prefix(
+            "RULE_PREFIX",
+            DEFAULT_RULE_PREFIX,
+            24,
+            |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'),
+            "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
+        )
     }
 
     /// `SECRET_PREFIX` ([`DEFAULT_SECRET_PREFIX`] when unset): at most 64 of the characters
     /// Secrets Manager takes in a secret name (`keys::secret_name`).
     pub fn secret_prefix(&self) -> Result<String, ConfigError> {
-        let prefix = self.or("SECRET_PREFIX", DEFAULT_SECRET_PREFIX);
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
-        if prefix.len() > 64 || !prefix.chars().all(allowed) {
-            return Err(ConfigError::Malformed {
-                name: "SECRET_PREFIX",
-                reason: "at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-",
-            });
+        self.prefix(
+            "SECRET_PREFIX",
+            DEFAULT_SECRET_PREFIX,
+            64,
+            |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c),
+            "at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-",
+        )
+    }
+
+    /// A name prefix of at most `max_len` bytes, each character `allowed`.
+    fn prefix(
+        &self,
+        name: &'static str,
+        default: &str,
+        max_len: usize,
+        allowed: fn(char) -> bool,
+        reason: &'static str,
+    ) -> Result<String, ConfigError> {
+        let prefix = self.or(name, default);
+        if prefix.len() > max_len || !prefix.chars().all(allowed) {
+            return Err(ConfigError::Malformed { name, reason });
         }
         Ok(prefix)
     }
@@ -107,34 +119,35 @@ mod tests {
         let unset = Env(|_: &str| None);
         assert_eq!(unset.rule_prefix().unwrap(), DEFAULT_RULE_PREFIX);
         assert_eq!(unset.secret_prefix().unwrap(), DEFAULT_SECRET_PREFIX);
-        let env = |name: &'static str, value: String| {
-            Env(move |k: &str| (k == name).then(|| value.clone()))
+        let read = |name: &'static str, value: &str| {
+            let value = value.to_owned();
+            let env = Env(move |k: &str| (k == name).then(|| value.clone()));
+            match name {
+                "RULE_PREFIX" => env.rule_prefix(),
+                _ => env.secret_prefix(),
+            }
         };
-        let rule = |value: &str| env("RULE_PREFIX", value.into()).rule_prefix();
-        let secret = |value: &str| env("SECRET_PREFIX", value.into()).secret_prefix();
-        assert_eq!(rule("stack.prod_1-").unwrap(), "stack.prod_1-");
-        assert_eq!(secret("a/b_c+d=e.f@g-").unwrap(), "a/b_c+d=e.f@g-");
-        for bad in ["has space", "slash/", &"r".repeat(25)] {
-            let err = rule(bad).unwrap_err();
-            let named = matches!(
-                err,
-                ConfigError::Malformed {
-                    name: "RULE_PREFIX",
-                    ..
-                }
-            );
-            assert!(named, "{bad}: {err}");
-        }
-        for bad in ["has space", "star*", &"s".repeat(65)] {
-            let err = secret(bad).unwrap_err();
-            let named = matches!(
-                err,
-                ConfigError::Malformed {
-                    name: "SECRET_PREFIX",
-                    ..
-                }
-            );
-            assert!(named, "{bad}: {err}");
+        assert_eq!(
+            read("RULE_PREFIX", "stack.prod_1-").unwrap(),
+            "stack.prod_1-"
+        );
+        assert_eq!(
+            read("SECRET_PREFIX", "a/b_c+d=e.f@g-").unwrap(),
+            "a/b_c+d=e.f@g-"
+        );
+        let (long_rule, long_secret) = ("r".repeat(25), "s".repeat(65));
+        for (variable, bad) in [
+            ("RULE_PREFIX", "has space"),
+            ("RULE_PREFIX", "slash/"),
+            ("RULE_PREFIX", &long_rule),
+            ("SECRET_PREFIX", "has space"),
+            ("SECRET_PREFIX", "star*"),
+            ("SECRET_PREFIX", &long_secret),
+        ] {
+            match read(variable, bad) {
+                Err(ConfigError::Malformed { name, .. }) if name == variable => {}
+                other => panic!("{variable}={bad}: {other:?}"),
+            }
         }
     }
 
