@@ -24,8 +24,10 @@ source scripts/local.sh
 pretty() { python3 -m json.tool; }
 
 say "building (debug) the local API and the local AWS helper"
-cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws \
-  --bin adpipe-fake-platforms -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3
+# The local API is behind schedule-api's `local` feature (docs/architecture.md, "Local mode").
+cargo build -q -p schedule-api --features local --bin adpipe-local-api
+cargo build -q -p adpipe-testkit --bin adpipe-local-aws --bin adpipe-fake-platforms \
+  -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 start_moto

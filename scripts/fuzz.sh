@@ -35,7 +35,9 @@ scripts/venv.sh
 export PATH="$root/.venv/bin:$PATH"
 
 say "building (debug) the local API and the local AWS helper"
-cargo build -q -p schedule-api --bin adpipe-local-api -p adpipe-testkit --bin adpipe-local-aws
+# The local API is behind schedule-api's `local` feature (docs/architecture.md, "Local mode").
+cargo build -q -p schedule-api --features local --bin adpipe-local-api
+cargo build -q -p adpipe-testkit --bin adpipe-local-aws
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 # A private copy: a concurrent build in a shared target dir cannot swap the binary under us.
 cp "$bin/adpipe-local-api" "$bin/adpipe-local-aws" "$work/"

@@ -10,6 +10,11 @@ pub const DEFAULT_GOOGLE_ADS_API_URL: &str = "https://googleads.googleapis.com/v
 pub const DEFAULT_GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const DEFAULT_YOUTUBE_ANALYTICS_URL: &str = "https://youtubeanalytics.googleapis.com/v2";
 
+/// `RULE_PREFIX` when unset: the start of every schedule rule's name.
+pub const DEFAULT_RULE_PREFIX: &str = "adpipe-";
+/// `SECRET_PREFIX` when unset: the start of every connection secret's name.
+pub const DEFAULT_SECRET_PREFIX: &str = "adpipe/";
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
@@ -36,6 +41,47 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn or(&self, name: &str, default: &str) -> String {
         self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// `RULE_PREFIX` ([`DEFAULT_RULE_PREFIX`] when unset): at most 24 of the characters
+    /// EventBridge takes in a rule name, so that the prefix and a schedule id stay within
+    /// its 64 (`keys::rule_name`).
+    pub fn rule_prefix(&self) -> Result<String, ConfigError> {
+        self.prefix(
+            "RULE_PREFIX",
+            DEFAULT_RULE_PREFIX,
+            24,
+            |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'),
+            "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
+        )
+    }
+
+    /// `SECRET_PREFIX` ([`DEFAULT_SECRET_PREFIX`] when unset): at most 64 of the characters
+    /// Secrets Manager takes in a secret name (`keys::secret_name`).
+    pub fn secret_prefix(&self) -> Result<String, ConfigError> {
+        self.prefix(
+            "SECRET_PREFIX",
+            DEFAULT_SECRET_PREFIX,
+            64,
+            |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c),
+            "at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-",
+        )
+    }
+
+    /// A name prefix of at most `max_len` bytes, each character `allowed`.
+    fn prefix(
+        &self,
+        name: &'static str,
+        default: &str,
+        max_len: usize,
+        allowed: fn(char) -> bool,
+        reason: &'static str,
+    ) -> Result<String, ConfigError> {
+        let prefix = self.or(name, default);
+        if prefix.len() > max_len || !prefix.chars().all(allowed) {
+            return Err(ConfigError::Malformed { name, reason });
+        }
+        Ok(prefix)
     }
 
     /// A platform API's base URL (`default` when unset), without a trailing `/`: `https://`,
@@ -67,6 +113,43 @@ fn is_loopback_http(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_default_and_are_refused_naming_their_variable() {
+        let unset = Env(|_: &str| None);
+        assert_eq!(unset.rule_prefix().unwrap(), DEFAULT_RULE_PREFIX);
+        assert_eq!(unset.secret_prefix().unwrap(), DEFAULT_SECRET_PREFIX);
+        let read = |name: &'static str, value: &str| {
+            let value = value.to_owned();
+            let env = Env(move |k: &str| (k == name).then(|| value.clone()));
+            match name {
+                "RULE_PREFIX" => env.rule_prefix(),
+                _ => env.secret_prefix(),
+            }
+        };
+        assert_eq!(
+            read("RULE_PREFIX", "stack.prod_1-").unwrap(),
+            "stack.prod_1-"
+        );
+        assert_eq!(
+            read("SECRET_PREFIX", "a/b_c+d=e.f@g-").unwrap(),
+            "a/b_c+d=e.f@g-"
+        );
+        let (long_rule, long_secret) = ("r".repeat(25), "s".repeat(65));
+        for (variable, bad) in [
+            ("RULE_PREFIX", "has space"),
+            ("RULE_PREFIX", "slash/"),
+            ("RULE_PREFIX", &long_rule),
+            ("SECRET_PREFIX", "has space"),
+            ("SECRET_PREFIX", "star*"),
+            ("SECRET_PREFIX", &long_secret),
+        ] {
+            match read(variable, bad) {
+                Err(ConfigError::Malformed { name, .. }) if name == variable => {}
+                other => panic!("{variable}={bad}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn platform_urls_are_https_or_loopback_http() {

@@ -25,6 +25,16 @@ impl Platform {
             Platform::Youtube => "youtube",
         }
     }
+
+    /// The name of the platform's one credential: the only key of a connection's
+    /// `credentials` (openapi.yaml) and the key of its token in the connection's secret,
+    /// which the API writes and the extractor reads.
+    pub fn credential_name(self) -> &'static str {
+        match self {
+            Platform::Facebook => "access_token",
+            Platform::GoogleAds | Platform::Youtube => "refresh_token",
+        }
+    }
 }
 
 impl fmt::Display for Platform {
@@ -157,6 +167,14 @@ mod tests {
             let err = AccountId::parse(platform, raw).unwrap_err();
             assert_eq!(err.field, "account_id", "{platform} {raw}");
         }
+    }
+
+    #[test]
+    fn each_platform_names_its_one_credential() {
+        assert_eq!(
+            Platform::ALL.map(Platform::credential_name),
+            ["access_token", "refresh_token", "refresh_token"]
+        );
     }
 
     #[test]

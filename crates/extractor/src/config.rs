@@ -58,8 +58,8 @@ impl Config {
         Ok(Self {
             control_table: env.required("CONTROL_TABLE")?,
             staging_table: env.required("STAGING_TABLE")?,
-            secret_prefix: env.or("SECRET_PREFIX", "adpipe/"),
-            rule_prefix: env.or("RULE_PREFIX", "adpipe-"),
+            secret_prefix: env.secret_prefix()?,
+            rule_prefix: env.rule_prefix()?,
             app_credentials_secret: env.required("APP_CREDENTIALS_SECRET")?,
             staging_ttl_days,
             urls: PlatformUrls {
@@ -117,5 +117,33 @@ mod tests {
         )]))
         .unwrap_err();
         assert!(err.to_string().contains("FACEBOOK_GRAPH_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_prefixes_are_validated_as_the_schedule_api_validates_them() {
+        let c = Config::from_lookup(base(&[])).unwrap();
+        assert_eq!(
+            (c.secret_prefix.as_str(), c.rule_prefix.as_str()),
+            ("adpipe/", "adpipe-")
+        );
+        let c = Config::from_lookup(base(&[
+            ("SECRET_PREFIX", "stack/"),
+            ("RULE_PREFIX", "stack."),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (c.secret_prefix.as_str(), c.rule_prefix.as_str()),
+            ("stack/", "stack.")
+        );
+        let err = Config::from_lookup(base(&[("RULE_PREFIX", "a very long prefix!")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable RULE_PREFIX is malformed: 1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)"
+        );
+        let err = Config::from_lookup(base(&[("SECRET_PREFIX", "adpipe secrets/")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable SECRET_PREFIX is malformed: at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-"
+        );
     }
 }

@@ -113,22 +113,8 @@ impl Config {
                 reason: "not a Lambda function ARN",
             });
         }
-        let rule_prefix = env.or("RULE_PREFIX", "adpipe-");
-        let rule_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-        if rule_prefix.len() > 24 || !rule_prefix.chars().all(rule_char) {
-            return Err(ConfigError::Malformed {
-                name: "RULE_PREFIX",
-                reason: "1-24 characters of A-Z, a-z, 0-9, '.', '-', '_' (rule names are at most 64 characters)",
-            });
-        }
-        let secret_prefix = env.or("SECRET_PREFIX", "adpipe/");
-        let secret_char = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
-        if secret_prefix.len() > 64 || !secret_prefix.chars().all(secret_char) {
-            return Err(ConfigError::Malformed {
-                name: "SECRET_PREFIX",
-                reason: "at most 64 characters of A-Z, a-z, 0-9 and /_+=.@-",
-            });
-        }
+        let rule_prefix = env.rule_prefix()?;
+        let secret_prefix = env.secret_prefix()?;
         Ok(Self {
             control_table: env.required("CONTROL_TABLE")?,
             extractor_function_arn,

@@ -1,24 +1,18 @@
 //! One HTTP request in, one response out. Every error becomes the API's error shape here;
 //! nothing reaches API Gateway as a Lambda error.
 
+use adpipe_domain::keys;
 use adpipe_domain::{RunId, ScheduleId, TenantId};
-use adpipe_domain::{hex, keys};
-use chrono::{Duration, Utc};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::error::{ApiError, StoreError};
-use crate::ports::{IdempotencyRecord, StoredResponse};
+use crate::error::{ApiError, ErrorCode};
 use crate::request;
 use crate::routes::{Matched, Operation, match_route};
-use crate::service::Api;
+use crate::service::{Api, Replayable};
 use crate::signin;
-
-/// How long an `Idempotency-Key` answers with its first result.
-const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 
 pub async fn handle(api: &Api, req: Request) -> Response<Body> {
     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), tenant = tracing::field::Empty, status = tracing::field::Empty);
@@ -41,14 +35,14 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
         Matched::NotFound => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "no such route",
             ));
         }
         Matched::MethodNotAllowed(allowed) => {
             let mut response = error_response(&ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("use {}", allowed.join(", ")),
             ));
             if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -108,119 +102,28 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// `POST /v1/schedules`, answering a repeated `Idempotency-Key` with its first result.
+/// `POST /v1/schedules`: the service answers a repeated `Idempotency-Key` with the first
+/// result, which goes out as it was stored, marked `Idempotent-Replayed`.
 async fn create_schedule(
     api: &Api,
     req: &Request,
     tenant: &TenantId,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
-    let Some(key) = request::idempotency_key(req)? else {
-        return created(api.create_schedule(tenant, request::json(body)?).await?);
-    };
-    let record = IdempotencyRecord {
-        key_digest: hex(&Sha256::digest(key.as_bytes())),
-        request_digest: request_digest(body),
-        response: None,
-        expires_at: Utc::now() + IDEMPOTENCY_WINDOW,
-    };
-    if let Some(stored) = api
-        .store
-        .idempotency_record(tenant, &record.key_digest)
+    let key = request::idempotency_key(req)?;
+    match api
+        .create_schedule_once(tenant, key.as_deref(), body)
         .await?
     {
-        if stored.expires_at > Utc::now() {
-            return replay(&stored, &record);
+        Replayable::Created(view) => created(view),
+        Replayable::Replayed(answer) => {
+            let status = StatusCode::from_u16(answer.status).map_err(|_| ApiError::internal())?;
+            let mut response = with_body(status, answer.body);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(response)
         }
-    }
-    api.store
-        .claim_idempotency_key(tenant, &record)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => in_progress(),
-            other => other.into(),
-        })?;
-    let outcome = match request::json(body) {
-        Ok(parsed) => api.create_schedule(tenant, parsed).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(view) => {
-            let response_body = serde_json::to_string(&view).map_err(|_| ApiError::internal())?;
-            let done = IdempotencyRecord {
-                response: Some(StoredResponse {
-                    status: 201,
-                    body: response_body.clone(),
-                }),
-                ..record
-            };
-            if let Err(e) = api.store.complete_idempotency_key(tenant, &done).await {
-                tracing::error!(error = %e, "schedule created, its Idempotency-Key result not stored");
-            }
-            Ok(with_body(StatusCode::CREATED, response_body))
-        }
-        Err(e) => {
-            // A refused request made nothing: the client may fix it and reuse the key.
-            if let Err(release) = api
-                .store
-                .release_idempotency_key(tenant, &record.key_digest)
-                .await
-            {
-                tracing::error!(error = %release, "Idempotency-Key not released");
-            }
-            Err(e)
-        }
-    }
-}
-
-fn replay(
-    stored: &IdempotencyRecord,
-    request: &IdempotencyRecord,
-) -> Result<Response<Body>, ApiError> {
-    if stored.request_digest != request.request_digest {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with another request body",
-        )
-        .with_field("Idempotency-Key"));
-    }
-    let Some(answer) = &stored.response else {
-        return Err(in_progress());
-    };
-    let status = StatusCode::from_u16(answer.status).map_err(|_| ApiError::internal())?;
-    let mut response = with_body(status, answer.body.clone());
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(response)
-}
-
-fn in_progress() -> ApiError {
-    ApiError::conflict("a request with this Idempotency-Key is still in progress")
-        .with_field("Idempotency-Key")
-}
-
-/// The body's canonical JSON (object keys sorted at every depth) when it parses, so
-/// whitespace and key order don't make a retry look like another request. Sorted by hand:
-/// serde_json keeps insertion order when any crate in the build enables `preserve_order`.
-fn request_digest(body: &[u8]) -> String {
-    let canonical = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| serde_json::to_vec(&sorted(v)).ok());
-    hex(&Sha256::digest(canonical.as_deref().unwrap_or(body)))
-}
-
-fn sorted(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
     }
 }
 
@@ -261,7 +164,7 @@ fn with_body(status: StatusCode, body: String) -> Response<Body> {
 
 pub fn error_response(e: &ApiError) -> Response<Body> {
     if e.status.is_server_error() {
-        tracing::warn!(code = e.code, message = %e.message, "request failed");
+        tracing::warn!(code = e.code.as_str(), message = %e.message, "request failed");
     }
     let mut response = with_body(e.status, e.body());
     if let Some(seconds) = e.retry_after {

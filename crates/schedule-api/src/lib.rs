@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod handler;
 pub mod invoker;
+#[cfg(feature = "local")]
 pub mod memory;
 pub mod oauth;
 pub mod ports;

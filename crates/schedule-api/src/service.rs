@@ -1,21 +1,22 @@
 //! The schedule API's operations over its ports. Every operation either completes or
 //! leaves nothing behind: a failed step undoes the steps before it.
 
-use adpipe_domain::keys;
 use adpipe_domain::platform::parse_google_customer_id;
 use adpipe_domain::{
     AccountId, Connection, ConnectionId, ConnectionStatus, ExtractorEvent, FieldError, ManualRun,
     Platform, ReportSpec, RunId, Schedule, ScheduleExpression, ScheduleId, TenantId,
 };
+use adpipe_domain::{hex, keys};
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::config::{Config, OAuthConfig};
-use crate::error::{ApiError, StoreError};
+use crate::error::{ApiError, ErrorCode, StoreError};
 use crate::ports::{
-    ControlStore, ExtractorInvoker, OAuthExchange, Page, PageRequest, Quota, QuotaExceeded,
-    RuleScheduler, RuleSpec, SecretStore, SecretValue,
+    ControlStore, ExtractorInvoker, IdempotencyRecord, OAuthExchange, Page, PageRequest, Quota,
+    QuotaExceeded, RuleScheduler, RuleSpec, SecretStore, SecretValue, StoredResponse,
 };
-use crate::request::encode_token;
+use crate::request::{self, encode_token};
 use crate::views::{
     ConnectionView, CreateConnection, CreateSchedule, Credentials, ListView, RunAccepted, RunView,
     ScheduleView, UpdateSchedule,
@@ -28,6 +29,8 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// How long a run-now holds its schedule before the extractor picks the invocation up
 /// (Lambda queues asynchronous invocations; past this, the claim no longer blocks).
 const RUN_NOW_QUEUE_GRACE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long an `Idempotency-Key` answers with its first result.
+const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 pub struct Api {
     pub config: Config,
@@ -37,6 +40,15 @@ pub struct Api {
     pub secrets: Box<dyn SecretStore>,
     pub invoker: Box<dyn ExtractorInvoker>,
     pub oauth: Box<dyn OAuthExchange>,
+}
+
+/// The answer to a request that may carry an `Idempotency-Key`.
+#[derive(Debug)]
+pub enum Replayable<T> {
+    /// Made by this request.
+    Created(T),
+    /// The first answer to this key and body, as it was stored: this request made nothing.
+    Replayed(StoredResponse),
 }
 
 /// A connection's fields, validated, before anything is written.
@@ -233,6 +245,78 @@ impl Api {
         Ok(schedule.into())
     }
 
+    /// `POST /v1/schedules` from its raw JSON body. Without an `Idempotency-Key` it is
+    /// [`Api::create_schedule`]. With one, a repeat of the key and body within
+    /// [`IDEMPOTENCY_WINDOW`] answers the first result and makes nothing more; the key with
+    /// another body is `idempotency_key_reused`, and a key whose first request is still
+    /// running a `conflict`. A refused request releases the key: the client may fix the
+    /// body and reuse it.
+    pub async fn create_schedule_once(
+        &self,
+        tenant: &TenantId,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Replayable<ScheduleView>, ApiError> {
+        let Some(key) = idempotency_key else {
+            let view = self.create_schedule(tenant, request::json(body)?).await?;
+            return Ok(Replayable::Created(view));
+        };
+        let record = IdempotencyRecord {
+            key_digest: hex(&Sha256::digest(key.as_bytes())),
+            request_digest: request_digest(body),
+            response: None,
+            expires_at: Utc::now() + IDEMPOTENCY_WINDOW,
+        };
+        if let Some(stored) = self
+            .store
+            .idempotency_record(tenant, &record.key_digest)
+            .await?
+        {
+            if stored.expires_at > Utc::now() {
+                return replay(stored, &record).map(Replayable::Replayed);
+            }
+        }
+        self.store
+            .claim_idempotency_key(tenant, &record)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => in_progress(),
+                other => other.into(),
+            })?;
+        let outcome = match request::json(body) {
+            Ok(parsed) => self.create_schedule(tenant, parsed).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(view) => {
+                let response_body =
+                    serde_json::to_string(&view).map_err(|_| ApiError::internal())?;
+                let done = IdempotencyRecord {
+                    response: Some(StoredResponse {
+                        status: http::StatusCode::CREATED.as_u16(),
+                        body: response_body,
+                    }),
+                    ..record
+                };
+                if let Err(e) = self.store.complete_idempotency_key(tenant, &done).await {
+                    tracing::error!(error = %e, "schedule created, its Idempotency-Key result not stored");
+                }
+                Ok(Replayable::Created(view))
+            }
+            Err(e) => {
+                // A refused request made nothing: the client may fix it and reuse the key.
+                if let Err(release) = self
+                    .store
+                    .release_idempotency_key(tenant, &record.key_digest)
+                    .await
+                {
+                    tracing::error!(error = %release, "Idempotency-Key not released");
+                }
+                Err(e)
+            }
+        }
+    }
+
     pub async fn schedule(&self, tenant: &TenantId, id: &str) -> Result<ScheduleView, ApiError> {
         Ok(self.find_schedule(tenant, id).await?.into())
     }
@@ -364,7 +448,7 @@ impl Api {
         {
             return Err(ApiError::new(
                 http::StatusCode::CONFLICT,
-                "run_in_progress",
+                ErrorCode::RunInProgress,
                 format!(
                     "run {running} of this schedule is in progress; one run at a time: follow it on GET /v1/schedules/{}/runs",
                     schedule.id
@@ -538,6 +622,50 @@ impl Api {
     }
 }
 
+/// The stored answer to a key, if `request` is the request it was first used with.
+fn replay(
+    stored: IdempotencyRecord,
+    request: &IdempotencyRecord,
+) -> Result<StoredResponse, ApiError> {
+    if stored.request_digest != request.request_digest {
+        return Err(ApiError::new(
+            http::StatusCode::CONFLICT,
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was used with another request body",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    stored.response.ok_or_else(in_progress)
+}
+
+fn in_progress() -> ApiError {
+    ApiError::conflict("a request with this Idempotency-Key is still in progress")
+        .with_field("Idempotency-Key")
+}
+
+/// The body's canonical JSON (object keys sorted at every depth) when it parses, so
+/// whitespace and key order don't make a retry look like another request. Sorted by hand:
+/// serde_json keeps insertion order when any crate in the build enables `preserve_order`.
+fn request_digest(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&sorted(v)).ok());
+    hex(&Sha256::digest(canonical.as_deref().unwrap_or(body)))
+}
+
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 fn rule_spec(s: &Schedule) -> RuleSpec {
     RuleSpec {
         name: s.rule_name.clone(),
@@ -607,7 +735,7 @@ fn optional_text(
 
 /// Each platform's credentials object: exactly its one token, a non-empty string.
 fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, FieldError> {
-    let name = credential_name(platform);
+    let name = platform.credential_name();
     if let Some(other) = given.0.keys().find(|k| *k != name) {
         return Err(FieldError::new(
             format!("credentials.{other}"),
@@ -632,16 +760,8 @@ fn credentials(platform: Platform, given: &Credentials) -> Result<SecretValue, F
     Ok(secret_value(platform, token))
 }
 
-/// The name of each platform's one credential in its secret (`openapi.yaml`, `credentials`).
-fn credential_name(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Facebook => "access_token",
-        Platform::GoogleAds | Platform::Youtube => "refresh_token",
-    }
-}
-
-/// The connection secret: `{"<credential_name>": token}`.
+/// The connection secret: `{"<credential_name>": token}` ([`Platform::credential_name`]).
 pub(crate) fn secret_value(platform: Platform, token: &str) -> SecretValue {
-    let secret = serde_json::json!({ credential_name(platform): token });
+    let secret = serde_json::json!({ platform.credential_name(): token });
     SecretValue(secret.to_string())
 }

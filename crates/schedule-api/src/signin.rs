@@ -14,7 +14,7 @@ use http::StatusCode;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ports::{
     AppCredentials, AppSecretError, FacebookApp, GoogleApp, OAuthError, OAuthState,
 };
@@ -47,7 +47,7 @@ pub fn platform(raw: &str) -> Result<Platform, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "no OAuth sign-in for this platform; use facebook, google_ads or youtube",
         )
         .with_field("platform")
@@ -247,7 +247,7 @@ impl Api {
         if started.redirect_uri != redirect_uri.as_str() {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_state",
+                ErrorCode::InvalidState,
                 "redirect_uri is not the one this sign-in was started with; start the sign-in again",
             )
             .with_field("redirect_uri"));
@@ -388,7 +388,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 fn invalid_state(platform: Platform) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_state",
+        ErrorCode::InvalidState,
         format!(
             "state is not a {platform} sign-in this tenant started in the last {} minutes, or it was already used: start the sign-in again with authorize-url",
             SIGN_IN_TTL.num_minutes()
@@ -402,7 +402,7 @@ fn not_configured(what: &str) -> ApiError {
     tracing::error!(what, "OAuth sign-in is not configured");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "oauth_not_configured",
+        ErrorCode::OauthNotConfigured,
         format!(
             "OAuth sign-in is not configured: {what}. An operator must put the platform app credentials in the secret named by APP_CREDENTIALS_SECRET."
         ),
@@ -422,7 +422,7 @@ fn exchange_error(platform: Platform, e: OAuthError) -> ApiError {
     match e {
         OAuthError::InvalidCode(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_code",
+            ErrorCode::InvalidCode,
             format!(
                 "{who} refused the authorization code: it has expired, was already used, or was issued to another app. Start the sign-in again."
             ),
@@ -430,7 +430,7 @@ fn exchange_error(platform: Platform, e: OAuthError) -> ApiError {
         .with_field("code"),
         OAuthError::RedirectUriMismatch(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "redirect_uri_mismatch",
+            ErrorCode::RedirectUriMismatch,
             format!(
                 "{who} refused redirect_uri: it must be exactly the one the consent URL was built with, and registered for the app. Start the sign-in again."
             ),
@@ -441,7 +441,7 @@ fn exchange_error(platform: Platform, e: OAuthError) -> ApiError {
         }
         OAuthError::Unavailable(e) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "dependency_unavailable",
+            ErrorCode::DependencyUnavailable,
             format!(
                 "{} did not complete the request; nothing was created. The authorization code may be used up: if a retry answers invalid_code, start the sign-in again.",
                 e.dependency
@@ -453,7 +453,7 @@ fn exchange_error(platform: Platform, e: OAuthError) -> ApiError {
 fn consent_required(platform: Platform) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "consent_required",
+        ErrorCode::ConsentRequired,
         format!(
             "{} issued no refresh token for this code (it does so only when the person is asked for consent): start the sign-in again from authorize-url, which asks for offline access with prompt=consent.",
             company(platform)
@@ -465,7 +465,7 @@ fn consent_required(platform: Platform) -> ApiError {
 fn insufficient_scope(platform: Platform) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "insufficient_scope",
+        ErrorCode::InsufficientScope,
         format!(
             "the sign-in did not grant `{}`, which {platform} connections need: start the sign-in again and allow it. Nothing was created.",
             required_scope(platform)
@@ -590,7 +590,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (err.status, err.code),
+            (err.status, err.code.as_str()),
             (StatusCode::SERVICE_UNAVAILABLE, "oauth_not_configured")
         );
         assert!(
@@ -640,7 +640,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (err.code, err.field.as_deref()),
+            (err.code.as_str(), err.field.as_deref()),
             ("consent_required", Some("code"))
         );
         start(&api, Platform::GoogleAds, &google_ads_body()).await;
@@ -649,7 +649,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (err.code, err.field.as_deref()),
+            (err.code.as_str(), err.field.as_deref()),
             ("insufficient_scope", Some("code"))
         );
         assert!(err.message.contains(ADWORDS));
@@ -718,7 +718,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (err.code, err.field.as_deref()),
+            (err.code.as_str(), err.field.as_deref()),
             ("invalid_state", Some("state"))
         );
         api.authorize_url(
@@ -733,13 +733,13 @@ mod tests {
             .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_state");
+        assert_eq!(err.code.as_str(), "invalid_state");
         start(&api, Platform::Youtube, &google_ads_body()).await;
         let err = api
             .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_state");
+        assert_eq!(err.code.as_str(), "invalid_state");
         assert_eq!(exchanges.load(Ordering::SeqCst), 0);
         // Started here: redeemed once, a replay is refused.
         start(&api, Platform::GoogleAds, &google_ads_body()).await;
@@ -750,7 +750,7 @@ mod tests {
             .connect_with_code(&tenant(), Platform::GoogleAds, body(google_ads_body()))
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_state");
+        assert_eq!(err.code.as_str(), "invalid_state");
         assert_eq!(exchanges.load(Ordering::SeqCst), 1);
     }
 
@@ -861,7 +861,7 @@ mod tests {
     fn an_unknown_platform_in_the_path_is_404() {
         let err = platform("tiktok").unwrap_err();
         assert_eq!(
-            (err.status, err.code, err.field.as_deref()),
+            (err.status, err.code.as_str(), err.field.as_deref()),
             (StatusCode::NOT_FOUND, "not_found", Some("platform"))
         );
         assert_eq!(platform("youtube").unwrap(), Platform::Youtube);

@@ -3,8 +3,8 @@
 //! minutes, and an operator who puts new ones sees them used within that); a connection's
 //! token is read per run, so a client who reconnects an account is picked up at once.
 
+use adpipe_domain::Connection;
 use adpipe_domain::app::{AppCredentialsCache, parse_app_credentials};
-use adpipe_domain::{Connection, Platform};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
@@ -49,10 +49,7 @@ fn malformed(name: &str, reason: &str) -> SecretError {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn connection_token(&self, connection: &Connection) -> Result<String, SecretError> {
-        let field = match connection.platform {
-            Platform::Facebook => "access_token",
-            Platform::GoogleAds | Platform::Youtube => "refresh_token",
-        };
+        let field = connection.platform.credential_name();
         let text = self.text(&connection.secret_id).await?;
         // Only whether it is JSON, never serde's message: that quotes the text it read.
         let secret: serde_json::Value = serde_json::from_str(&text)

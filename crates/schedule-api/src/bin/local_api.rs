@@ -20,6 +20,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use schedule_api::error::ErrorCode;
 use schedule_api::request::MAX_BODY_BYTES;
 use schedule_api::{Api, Config, OAuthConfig, aws_api_with, handle};
 use serde_json::{Map, Value, json};
@@ -109,7 +110,7 @@ async fn serve(
 
 /// Why a request may not reach the local API: a `Host` that is not loopback (DNS
 /// rebinding), or a cross-origin browser request (CSRF). `None`: it may.
-fn refusal(headers: &http::HeaderMap) -> Option<(&'static str, &'static str)> {
+fn refusal(headers: &http::HeaderMap) -> Option<(ErrorCode, &'static str)> {
     let text = |name: http::header::HeaderName| {
         let mut values = headers.get_all(name).iter();
         match (values.next(), values.next()) {
@@ -119,7 +120,7 @@ fn refusal(headers: &http::HeaderMap) -> Option<(&'static str, &'static str)> {
     };
     let Some(host) = text(http::header::HOST).filter(|h| loopback_authority(h)) else {
         return Some((
-            "forbidden_host",
+            ErrorCode::ForbiddenHost,
             "the local API answers only requests to localhost, 127.0.0.1 or [::1]",
         ));
     };
@@ -131,7 +132,7 @@ fn refusal(headers: &http::HeaderMap) -> Option<(&'static str, &'static str)> {
             .is_some_and(|authority| authority.eq_ignore_ascii_case(host));
         if !same {
             return Some((
-                "cross_origin",
+                ErrorCode::CrossOrigin,
                 "the local API refuses cross-origin requests: call it from a script or a server, not from a web page of another origin",
             ));
         }
@@ -141,7 +142,7 @@ fn refusal(headers: &http::HeaderMap) -> Option<(&'static str, &'static str)> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|site| !matches!(site, "same-origin" | "none"));
     cross_site.then_some((
-        "cross_origin",
+        ErrorCode::CrossOrigin,
         "the local API refuses cross-origin requests: call it from a script or a server, not from a web page of another origin",
     ))
 }
@@ -291,7 +292,11 @@ mod tests {
                 "cross_origin",
             ),
         ] {
-            assert_eq!(refusal(&headers(&bad)).map(|r| r.0), Some(code), "{bad:?}");
+            assert_eq!(
+                refusal(&headers(&bad)).map(|r| r.0.as_str()),
+                Some(code),
+                "{bad:?}"
+            );
         }
     }
 }
