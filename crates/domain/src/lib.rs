@@ -6,6 +6,8 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;

@@ -149,30 +149,13 @@ mod tests {
     fn row() -> AdMetricRow {
         let date = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
         AdMetricRow {
-            row_key: AdMetricRow::key(Platform::Facebook, "act_1", Level::Campaign, "c1", date),
-            tenant_id: "t".into(),
-            platform: Platform::Facebook,
-            connection_id: "con_1".into(),
-            account_id: "act_1".into(),
-            level: Level::Campaign,
-            date,
-            campaign_id: Some("c1".into()),
             campaign_name: Some("Spring".into()),
-            ad_group_id: None,
-            ad_group_name: None,
-            ad_id: None,
-            ad_name: None,
-            currency: Some("EUR".into()),
             impressions: Some(10),
             clicks: Some(1),
             cost_micros: Some(1_000_000),
-            conversions: None,
-            conversion_value: None,
-            video_views: None,
-            extra: None,
-            extracted_at: Utc::now(),
             run_id: "run_a".into(),
             schedule_id: "sch_a".into(),
+            ..crate::fixtures::campaign_row("t", "con_1", "act_1", Level::Campaign, "c1", date)
         }
     }
 

@@ -186,7 +186,7 @@ fn record_batch(rows: &[&AdMetricRow]) -> Result<RecordBatch, EncodeError> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use adpipe_domain::{Level, Platform};
+    use adpipe_domain::Level;
     use bytes::Bytes;
     use chrono::{TimeZone, Utc};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -198,38 +198,25 @@ pub(crate) mod tests {
             NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + chrono::Days::new(u64::from(i % 3));
         let campaign = format!("1203456789{:04}", i);
         AdMetricRow {
-            row_key: AdMetricRow::key(
-                Platform::Facebook,
-                "act_1",
-                Level::Campaign,
-                &campaign,
-                date,
-            ),
-            tenant_id: "t-1".into(),
-            platform: Platform::Facebook,
-            connection_id: "con_01jabcdefghijk".into(),
-            account_id: "act_1".into(),
-            level: Level::Campaign,
-            date,
-            campaign_id: Some(campaign),
             campaign_name: Some(format!("Spring sale {} — prospecting", i % 40)),
-            ad_group_id: None,
-            ad_group_name: None,
-            ad_id: None,
-            ad_name: None,
-            currency: Some("EUR".into()),
             impressions: Some(i64::from(i) * 137 % 100_000),
             clicks: Some(i64::from(i) * 7 % 1_000),
             cost_micros: Some(i64::from(i) * 12_345_670),
             conversions: (i % 2 == 0).then_some(f64::from(i) / 4.0),
-            conversion_value: None,
-            video_views: None,
             extra: Some(format!(r#"{{"reach":{}}}"#, i * 3)),
             extracted_at: Utc
                 .timestamp_millis_opt(1_772_000_000_000 + i64::from(i))
                 .unwrap(),
             run_id: "run_01jabcdefghijk".into(),
             schedule_id: "sch_01jabcdefghijk".into(),
+            ..adpipe_domain::fixtures::campaign_row(
+                "t-1",
+                "con_01jabcdefghijk",
+                "act_1",
+                Level::Campaign,
+                &campaign,
+                date,
+            )
         }
     }
 

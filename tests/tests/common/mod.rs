@@ -325,41 +325,5 @@ pub fn error_of(reply: &Reply) -> (String, Option<String>) {
     (code.to_owned(), error["field"].as_str().map(str::to_owned))
 }
 
-/// A staged campaign-level Facebook row of `date`, with plain metrics; tests override the
-/// fields they are about.
-pub fn campaign_row(
-    tenant: &str,
-    connection_id: &str,
-    account_id: &str,
-    level: adpipe_domain::Level,
-    campaign: &str,
-    date: chrono::NaiveDate,
-) -> adpipe_domain::AdMetricRow {
-    use adpipe_domain::{AdMetricRow, Platform};
-    AdMetricRow {
-        row_key: AdMetricRow::key(Platform::Facebook, account_id, level, campaign, date),
-        tenant_id: tenant.into(),
-        platform: Platform::Facebook,
-        connection_id: connection_id.into(),
-        account_id: account_id.into(),
-        level,
-        date,
-        campaign_id: Some(campaign.into()),
-        campaign_name: Some(format!("Campaign {campaign}")),
-        ad_group_id: None,
-        ad_group_name: None,
-        ad_id: None,
-        ad_name: None,
-        currency: Some("EUR".into()),
-        impressions: Some(100),
-        clicks: Some(3),
-        cost_micros: Some(1_230_000),
-        conversions: None,
-        conversion_value: None,
-        video_views: None,
-        extra: None,
-        extracted_at: chrono::Utc::now(),
-        run_id: "run_1".into(),
-        schedule_id: "sch_1".into(),
-    }
-}
+/// The test row every tier shares (crates/domain/src/fixtures.rs).
+pub use adpipe_domain::fixtures::campaign_row;

@@ -228,11 +228,12 @@ impl Staging for DynamoStaging {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use adpipe_domain::{Level, Platform, keys};
+    use adpipe_domain::fixtures::campaign_row;
+    use adpipe_domain::{Level, keys};
     use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use chrono::{NaiveDate, Utc};
+    use chrono::NaiveDate;
 
     use super::*;
 
@@ -242,36 +243,12 @@ mod tests {
                 let date =
                     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(u64::from(i));
                 AdMetricRow {
-                    row_key: AdMetricRow::key(
-                        Platform::Facebook,
-                        "act_1",
-                        Level::Campaign,
-                        "c1",
-                        date,
-                    ),
-                    tenant_id: "t".into(),
-                    platform: Platform::Facebook,
-                    connection_id: "con_1".into(),
-                    account_id: "act_1".into(),
-                    level: Level::Campaign,
-                    date,
-                    campaign_id: Some("c1".into()),
                     campaign_name: None,
-                    ad_group_id: None,
-                    ad_group_name: None,
-                    ad_id: None,
-                    ad_name: None,
                     currency: None,
                     impressions: Some(i64::from(i)),
                     clicks: None,
                     cost_micros: None,
-                    conversions: None,
-                    conversion_value: None,
-                    video_views: None,
-                    extra: None,
-                    extracted_at: Utc::now(),
-                    run_id: "run_1".into(),
-                    schedule_id: "sch_1".into(),
+                    ..campaign_row("t", "con_1", "act_1", Level::Campaign, "c1", date)
                 }
             })
             .collect()

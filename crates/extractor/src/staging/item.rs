@@ -176,6 +176,7 @@ fn float(number: Option<f64>) -> AttributeValue {
 
 #[cfg(test)]
 mod tests {
+    use adpipe_domain::fixtures::campaign_row;
     use adpipe_domain::{Level, Platform};
     use chrono::{DateTime, NaiveDate};
 
@@ -207,19 +208,11 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         AdMetricRow {
             row_key: AdMetricRow::key(Platform::Facebook, "act_1", Level::Ad, "a1", date),
-            tenant_id: "tenant-a".into(),
-            platform: Platform::Facebook,
-            connection_id: "con_1".into(),
-            account_id: "act_1".into(),
-            level: Level::Ad,
-            date,
-            campaign_id: Some("c1".into()),
             campaign_name: Some("Spring \"Sale\" — é".into()),
             ad_group_id: Some("g1".into()),
             ad_group_name: Some(String::new()),
             ad_id: Some("a1".into()),
             ad_name: Some("Ad 1".into()),
-            currency: Some("EUR".into()),
             impressions: Some(i64::MAX),
             clicks: Some(0),
             cost_micros: Some(-1_230_000),
@@ -228,8 +221,7 @@ mod tests {
             video_views: Some(321),
             extra: Some(r#"{"reach":800,"frequency":1.254321}"#.into()),
             extracted_at: DateTime::from_timestamp_millis(1_772_323_200_123).unwrap(),
-            run_id: "run_1".into(),
-            schedule_id: "sch_1".into(),
+            ..campaign_row("tenant-a", "con_1", "act_1", Level::Ad, "c1", date)
         }
     }
 
