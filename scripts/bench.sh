@@ -30,7 +30,7 @@ echo "== Facebook insights, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true
 
 echo "== Facebook: the same 28-day window extracted twice, against moto (write requests of the re-run; target 0)"
-cargo test -q -p adpipe-tests --test integration a_rerun_of_an_unchanged_window_issues_no_write_request -- --nocapture 2>/dev/null | grep -E '^re-run' || true
+cargo test -q -p adpipe-tests --test integration a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none -- --nocapture 2>/dev/null | grep -E '^re-run' || true
 
 echo "== Google Ads searchStream, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench google_ads -- --noplot 2>/dev/null | grep -E 'thrpt:|^google' || true

@@ -62,6 +62,10 @@ struct ScriptedConnector {
     time_zone: Option<Tz>,
     /// Every n-th fetch runs into the invocation's deadline.
     deadline_every: Option<usize>,
+    /// Rows a day answers (campaign `cmp-0`, `cmp-1`, …); 0 means 1.
+    rows_per_day: usize,
+    /// A row whose impressions the platform restated: its day and its index.
+    restated: Mutex<Option<(NaiveDate, usize)>>,
 }
 
 #[async_trait]
@@ -91,13 +95,34 @@ impl Connector for ScriptedConnector {
         if let Some(e) = &self.fail_with {
             return Err(e.clone());
         }
-        pages.send(days.days().map(|d| row(job, d)).collect()).await
+        let restated = *self.restated.lock().unwrap();
+        let rows: Vec<AdMetricRow> = days
+            .days()
+            .flat_map(|day| (0..self.rows_per_day.max(1)).map(move |i| (day, i)))
+            .map(|(day, i)| {
+                let mut row = row(job, day, i);
+                if restated == Some((day, i)) {
+                    row.impressions = row.impressions.map(|n| n + 1);
+                }
+                row
+            })
+            .collect();
+        // Pages of at most 200 rows, as a platform pages them: a day may span pages.
+        for page in rows.chunks(200) {
+            pages.send(page.to_vec()).await?;
+        }
+        Ok(())
     }
 }
 
-fn row(job: &Job, date: NaiveDate) -> AdMetricRow {
+fn row(job: &Job, date: NaiveDate, i: usize) -> AdMetricRow {
     let c = &job.connection;
     let (tenant, connection) = (c.tenant_id.to_string(), c.id.to_string());
+    let entity = if i == 0 {
+        "cmp-1".to_owned()
+    } else {
+        format!("cmp-1-{i}")
+    };
     AdMetricRow {
         run_id: job.run_id.to_string(),
         schedule_id: job.schedule.id.to_string(),
@@ -106,7 +131,7 @@ fn row(job: &Job, date: NaiveDate) -> AdMetricRow {
             &connection,
             &c.account_id,
             job.schedule.report.level,
-            "cmp-1",
+            &entity,
             date,
         )
     }
@@ -709,57 +734,188 @@ async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or
     assert_eq!(days.last().map(String::as_str), Some("2026-05-31"));
 }
 
-#[tokio::test]
-async fn a_rerun_of_an_unchanged_window_issues_no_write_request() {
+/// A 28-day-lookback schedule at `level` whose connector answers `rows_per_day` rows a day,
+/// its extractor reaching moto through a fault proxy that counts the staging table's items.
+async fn counted_schedule(
+    level: &str,
+    rows_per_day: usize,
+) -> (
+    adpipe_testkit::FaultProxy,
+    Extractor,
+    std::sync::Arc<ScriptedConnector>,
+    Tenant,
+    String,
+) {
     let proxy = adpipe_testkit::FaultProxy::start(&aws().endpoint).await;
-    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"backfill_days": 28, "lookback_days": 28}})).await;
-    let connector = std::sync::Arc::new(ScriptedConnector::default());
+    let (t, sid) = setup("facebook", json!({"schedule_expression": "rate(1 day)", "report": {"level": level, "backfill_days": 28, "lookback_days": 28}})).await;
+    let connector = std::sync::Arc::new(ScriptedConnector {
+        rows_per_day,
+        ..Default::default()
+    });
     let mut extractor = aws_extractor(config(), &sdk_config(&proxy.endpoint()).await);
     replace_connector(
         &mut extractor,
         Platform::Facebook,
-        Box::new(SharedConnector(connector)),
+        Box::new(SharedConnector(connector.clone())),
     );
-    const WRITES: &str = "DynamoDB_20120810.BatchWriteItem";
-    const READS: &str = "DynamoDB_20120810.BatchGetItem";
+    (proxy, extractor, connector, t, sid)
+}
 
-    finished(
+/// A scheduled run at `time`, as its own EventBridge event (a fresh event id).
+async fn run_at(extractor: &Extractor, t: &Tenant, sid: &str, time: &str) -> adpipe_domain::Run {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let event_id = format!("ev-{time}-{n}");
+    let run = finished(
         extractor
-            .handle(
-                &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-1"),
-                &later(),
-            )
+            .handle(&scheduled(&t.id, sid, time, &event_id), &later())
             .await
             .unwrap(),
     );
-    let (writes, reads) = (proxy.hits(WRITES), proxy.hits(READS));
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    run
+}
+
+/// Deletes the tenant's staged row items, as their `STAGING_TTL_DAYS` (7) would have done
+/// a week after they were written; the day digests, which live past the lookback, stay.
+async fn expire_staged_rows(tenant: &str) {
+    use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+    let db = aws().dynamodb().await;
+    let pk = format!("{tenant}#facebook#act_1234567890");
+    loop {
+        let out = db
+            .query()
+            .table_name(&aws().staging_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .projection_expression("pk, sk")
+            .limit(25)
+            .send()
+            .await
+            .unwrap();
+        let keys = out.items.unwrap_or_default();
+        if keys.is_empty() {
+            return;
+        }
+        let deletes = keys
+            .into_iter()
+            .map(|key| {
+                WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(key)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        db.batch_write_item()
+            .request_items(&aws().staging_table, deletes)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The staging items read and written since the proxy last forgot its requests.
+fn staging_items(proxy: &adpipe_testkit::FaultProxy) -> (usize, usize) {
+    let table = &aws().staging_table;
+    (proxy.item_reads(table), proxy.item_writes(table))
+}
+
+#[tokio::test]
+async fn a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none() {
+    for (level, rows_per_day) in [("campaign", 3), ("ad", 500)] {
+        let (proxy, extractor, _, t, sid) = counted_schedule(level, rows_per_day).await;
+        let first = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
+        let rows = 28 * rows_per_day as u64;
+        assert_eq!((first.rows_fetched, first.rows_written), (rows, rows));
+        assert_eq!(
+            staging_items(&proxy),
+            (28, rows as usize + 28),
+            "{level}: a day digest read each (none yet), each row and each day's digest written"
+        );
+
+        proxy.forget_requests();
+        let rerun = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
+        // `make bench` reports this line.
+        let (reads, writes) = staging_items(&proxy);
+        println!(
+            "re-run of an unchanged 28-day window, {rows_per_day} {level} rows a day: \
+             {reads} item reads, {writes} item writes"
+        );
+        assert_eq!((rerun.rows_fetched, rerun.rows_written), (rows, 0));
+        assert_eq!(
+            (reads, writes),
+            (28, 0),
+            "{level}: one read a day, no write"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_window_with_one_restated_row_writes_that_row_and_its_days_digest() {
+    let (proxy, extractor, connector, t, sid) = counted_schedule("ad", 50).await;
+    run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
+    *connector.restated.lock().unwrap() = Some((d("2026-04-17"), 31));
+    proxy.forget_requests();
+
+    let rerun = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
+    assert_eq!(rerun.rows_written, 1);
     assert_eq!(
-        writes, 4,
-        "28 days in 4 chunks of 7 rows: one BatchWriteItem each"
+        staging_items(&proxy),
+        (28, 2),
+        "the row and its day's digest"
+    );
+    let prefix = format!("{}#", t.id);
+    let records = aws().staging_stream_records(&prefix).await.unwrap();
+    assert_eq!(
+        records.len(),
+        28 * 50 + 1,
+        "one MODIFY, for the restated row"
+    );
+}
+
+#[tokio::test]
+async fn a_day_re_read_8_and_20_days_after_it_was_staged_writes_nothing() {
+    let (proxy, extractor, _, t, sid) = counted_schedule("campaign", 3).await;
+    run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
+    let prefix = format!("{}#", t.id);
+    let staged = aws().staging_stream_records(&prefix).await.unwrap().len();
+    assert_eq!(staged, 28 * 3);
+
+    // 8 days on, the rows' TTL has run out; the window reaches back to 04-01 (the
+    // cursor 04-29 less the 28-day lookback) and on to 05-06: 28 old days, 8 new.
+    expire_staged_rows(&t.id).await;
+    proxy.forget_requests();
+    let later_8 = run_at(&extractor, &t, &sid, "2026-05-07T06:00:00Z").await;
+    assert_eq!(later_8.window.map(|w| w.since), Some(d("2026-04-01")));
+    assert_eq!(
+        (later_8.rows_fetched, later_8.rows_written),
+        (36 * 3, 8 * 3)
+    );
+    assert_eq!(
+        staging_items(&proxy),
+        (36, 8 * 3 + 8),
+        "the new days' rows and digests only"
     );
 
-    let rerun = finished(
-        extractor
-            .handle(
-                &scheduled(&t.id, &sid, "2026-04-29T06:00:00Z", "ev-2"),
-                &later(),
-            )
-            .await
-            .unwrap(),
-    );
-    // `make bench` reports this line.
-    println!(
-        "re-run of an unchanged 28-day window: {} BatchWriteItem requests, {} BatchGetItem",
-        proxy.hits(WRITES) - writes,
-        proxy.hits(READS) - reads
-    );
-    assert_eq!((rerun.rows_fetched, rerun.rows_written), (28, 0));
+    // 20 days on: 04-09 .. 05-18, 28 days staged before, 12 new.
+    expire_staged_rows(&t.id).await;
+    proxy.forget_requests();
+    let later_20 = run_at(&extractor, &t, &sid, "2026-05-19T06:00:00Z").await;
+    assert_eq!(later_20.window.map(|w| w.since), Some(d("2026-04-09")));
     assert_eq!(
-        proxy.hits(WRITES),
-        writes,
-        "no write request for unchanged rows"
+        (later_20.rows_fetched, later_20.rows_written),
+        (40 * 3, 12 * 3)
     );
-    assert_eq!(proxy.hits(READS), reads + 4, "one BatchGetItem per chunk");
+    assert_eq!(staging_items(&proxy), (40, 12 * 3 + 12));
+    let records = aws().staging_stream_records(&prefix).await.unwrap();
+    let writes = records
+        .iter()
+        .filter(|r| r.event_name != Some(aws_sdk_dynamodbstreams::types::OperationType::Remove))
+        .count();
+    assert_eq!(
+        writes - staged,
+        (8 + 12) * 3,
+        "an INSERT per new row and no copy of an unchanged row"
+    );
 }
 
 #[tokio::test]

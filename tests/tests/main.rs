@@ -15,5 +15,6 @@ mod api_schedules;
 mod extractor_killed;
 mod extractor_runs;
 mod openapi;
+mod staging_digests;
 mod stream_to_s3;
 mod template_contract;

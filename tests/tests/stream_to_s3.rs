@@ -16,13 +16,12 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::Record;
 use bytes::Bytes;
 use chrono::NaiveDate;
-use extractor::ports::Staging;
 use extractor::staging::DynamoStaging;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use stream_to_s3::queue::sqs::SqsFailureQueue;
 use stream_to_s3::sink::s3::S3Sink;
-use stream_to_s3::{ObjectSink, SinkError, StreamEvent, StreamToS3};
+use stream_to_s3::{ObjectSink, Precondition, SinkError, StreamEvent, StreamToS3, Versioned};
 
 use crate::common::{campaign_row, log_to_test_output};
 
@@ -58,7 +57,7 @@ async fn staged() -> (String, Vec<AdMetricRow>, Vec<Record>) {
         rows.push(row(&tenant, campaign, day(d), n as i64 + 1));
     }
     let staging = DynamoStaging::new(aws().dynamodb().await, &aws().staging_table, 7);
-    assert_eq!(staging.write(rows.clone()).await.unwrap(), 4);
+    assert_eq!(staging.write_all(rows.clone()).await.unwrap(), 4);
     let records = stream_records(&tenant).await;
     assert_eq!(records.len(), 4, "one INSERT per staged row");
     (tenant, rows, records)
@@ -118,14 +117,23 @@ fn failures(response: &DynamoDbEventResponse) -> Vec<String> {
         .collect()
 }
 
-/// Keys of the tenant's objects in the data lake, sorted.
+/// Keys of the tenant's objects in the history table, sorted.
 async fn objects(tenant: &str) -> Vec<String> {
+    keys_under(&format!("ad_metrics_history/tenant_id={tenant}/")).await
+}
+
+/// Keys of the tenant's objects in the current table, sorted.
+async fn current_objects(tenant: &str) -> Vec<String> {
+    keys_under(&format!("ad_metrics/tenant_id={tenant}/")).await
+}
+
+async fn keys_under(prefix: &str) -> Vec<String> {
     let out = aws()
         .s3()
         .await
         .list_objects_v2()
         .bucket(&aws().data_bucket)
-        .prefix(format!("ad_metrics/tenant_id={tenant}/"))
+        .prefix(prefix)
         .send()
         .await
         .unwrap();
@@ -255,7 +263,7 @@ async fn a_batch_is_written_per_partition(shape: Shape) {
     let keys = objects(&tenant).await;
     assert_eq!(keys.len(), 2, "one object per day: {keys:?}");
     for (key, d) in keys.iter().zip([day(0), day(1)]) {
-        let folder = format!("ad_metrics/tenant_id={tenant}/platform=facebook/dt={d}/");
+        let folder = format!("ad_metrics_history/tenant_id={tenant}/platform=facebook/dt={d}/");
         assert!(
             key.starts_with(&folder) && key.ends_with(".parquet"),
             "{key}"
@@ -362,10 +370,32 @@ struct Refusing {
 #[async_trait]
 impl ObjectSink for Refusing {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.s3.put(key, body).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, SinkError> {
+        self.check(key)?;
+        self.s3.get(key).await
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        condition: Precondition,
+    ) -> Result<(), SinkError> {
+        self.check(key)?;
+        self.s3.put_if(key, body, condition).await
+    }
+}
+
+impl Refusing {
+    fn check(&self, key: &str) -> Result<(), SinkError> {
         if key.contains(&self.refuse) {
             return Err(SinkError::Unavailable("injected: SlowDown".into()));
         }
-        self.s3.put(key, body).await
+        Ok(())
     }
 }
 
@@ -608,9 +638,310 @@ async fn the_sample_event_of_events_writes_its_one_row_and_passes_the_ttl_delete
     assert_eq!(
         keys,
         [
-            "ad_metrics/tenant_id=acme/platform=facebook/dt=2026-11-26/0000000000004421584500000000017450439091-0000000000004421584500000000017450439091.parquet"
+            "ad_metrics_history/tenant_id=acme/platform=facebook/dt=2026-11-26/0000000000004421584500000000017450439091-0000000000004421584500000000017450439091.parquet"
         ]
     );
     let (_, batches) = read_parquet(&keys[0]).await;
     assert_eq!(sum(&batches, "cost_micros"), 61_110_000);
+}
+
+// ---------------------------------------------------------------- the current table
+
+/// `row_key` → clicks of the rows in the tenant's current objects.
+async fn current_clicks(tenant: &str) -> BTreeMap<String, i64> {
+    let mut clicks = BTreeMap::new();
+    for key in current_objects(tenant).await {
+        let (_, batches) = read_parquet(&key).await;
+        for batch in batches {
+            let keys = batch
+                .column_by_name("row_key")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap()
+                .clone();
+            let values = batch
+                .column_by_name("clicks")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .clone();
+            for i in 0..batch.num_rows() {
+                let old = clicks.insert(keys.value(i).to_owned(), values.value(i));
+                assert!(
+                    old.is_none(),
+                    "{} twice in the current table",
+                    keys.value(i)
+                );
+            }
+        }
+    }
+    clicks
+}
+
+fn clicks_of(rows: &[AdMetricRow]) -> BTreeMap<String, i64> {
+    rows.iter()
+        .map(|r| (r.row_key.clone(), r.clicks.unwrap()))
+        .collect()
+}
+
+async fn etag(key: &str) -> String {
+    aws()
+        .s3()
+        .await
+        .head_object()
+        .bucket(&aws().data_bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned()
+}
+
+async fn body(key: &str) -> Bytes {
+    aws()
+        .s3()
+        .await
+        .get_object()
+        .bucket(&aws().data_bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+}
+
+async fn put_object(key: &str, body: Vec<u8>) {
+    aws()
+        .s3()
+        .await
+        .put_object()
+        .bucket(&aws().data_bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn current_key(tenant: &str, d: NaiveDate) -> String {
+    format!("ad_metrics/tenant_id={tenant}/platform=facebook/dt={d}/con_1.parquet")
+}
+
+fn lowest(records: &[Record]) -> String {
+    records.iter().map(sequence).min().unwrap().to_string()
+}
+
+/// The tenant's stream records after `seen` (the ones a later batch would hold).
+async fn records_after(tenant: &str, seen: &[Record]) -> Vec<Record> {
+    let last = seen.iter().map(sequence).max().unwrap_or(0);
+    stream_records(tenant)
+        .await
+        .into_iter()
+        .filter(|r| sequence(r) > last)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restated_row_has_two_versions_in_the_history_and_its_newest_alone_in_the_current_table()
+{
+    let (tenant, mut rows, first) = staged().await;
+    let handler = handler().await;
+    assert!(failures(&handler.handle(event(&first, Shape::Lambda)).await).is_empty());
+    assert_eq!(
+        current_objects(&tenant).await,
+        [current_key(&tenant, day(0)), current_key(&tenant, day(1))]
+    );
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&rows));
+
+    // The platform restates c1 on day 0: a later extraction with other numbers.
+    rows[0].clicks = Some(777);
+    rows[0].extracted_at += chrono::Duration::hours(20);
+    let staging = DynamoStaging::new(aws().dynamodb().await, &aws().staging_table, 7);
+    assert_eq!(staging.write_all(vec![rows[0].clone()]).await.unwrap(), 1);
+    let restated = records_after(&tenant, &first).await;
+    assert_eq!(restated.len(), 1, "one MODIFY");
+    assert!(failures(&handler.handle(event(&restated, Shape::Lambda)).await).is_empty());
+
+    assert_eq!(
+        objects(&tenant).await.len(),
+        3,
+        "two history objects of day 0"
+    );
+    assert_eq!(current_objects(&tenant).await.len(), 2);
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&rows));
+    let (_, batches) = read_parquet(&current_key(&tenant, day(0))).await;
+    let campaigns: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b
+                .column_by_name("campaign_id")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap()
+                .clone();
+            (0..c.len()).map(move |i| c.value(i).to_owned())
+        })
+        .collect();
+    assert_eq!(campaigns, ["c1", "c2"], "rows sorted by entity");
+
+    // The older batch delivered after the newer, and the newer again: nothing changes.
+    let tags = (
+        etag(&current_key(&tenant, day(0))).await,
+        etag(&current_key(&tenant, day(1))).await,
+    );
+    assert!(failures(&handler.handle(event(&first, Shape::Lambda)).await).is_empty());
+    assert!(failures(&handler.handle(event(&restated, Shape::Lambda)).await).is_empty());
+    assert_eq!(
+        (
+            etag(&current_key(&tenant, day(0))).await,
+            etag(&current_key(&tenant, day(1))).await,
+        ),
+        tags,
+        "not rewritten"
+    );
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&rows));
+}
+
+#[tokio::test]
+async fn a_current_object_that_is_not_the_lakes_parquet_is_left_as_it_is_and_its_records_fail() {
+    let (tenant, rows, records) = staged().await;
+    // Day 0: not Parquet at all. Day 1: Parquet with other columns.
+    put_object(
+        &current_key(&tenant, day(0)),
+        b"{\"not\": \"parquet\"}".to_vec(),
+    )
+    .await;
+    let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+        "row_key",
+        DataType::Utf8,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow_array::StringArray::from(vec!["k"])) as _],
+    )
+    .unwrap();
+    let mut other = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut other, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    put_object(&current_key(&tenant, day(1)), other.clone()).await;
+
+    let response = handler().await.handle(event(&records, Shape::Lambda)).await;
+    assert_eq!(failures(&response), [lowest(&records)]);
+    assert_eq!(
+        body(&current_key(&tenant, day(0))).await,
+        &b"{\"not\": \"parquet\"}"[..]
+    );
+    assert_eq!(body(&current_key(&tenant, day(1))).await, other);
+    // The history still took every row; the redelivery after a fix loses none.
+    assert_eq!(written_sums(&tenant).await, expected_sums(&rows));
+}
+
+/// The stream function reaching S3 through `proxy`.
+async fn handler_through(proxy: &FaultProxy) -> StreamToS3 {
+    StreamToS3::new(
+        Box::new(S3Sink::new(
+            adpipe_testkit::s3_at(&proxy.endpoint()).await,
+            aws().data_bucket.clone(),
+        )),
+        Box::new(failure_queue(&aws().stream_failure_queue_url, &aws().endpoint).await),
+    )
+}
+
+fn current_prefix(tenant: &str) -> String {
+    format!("/{}/ad_metrics/tenant_id={tenant}/", aws().data_bucket)
+}
+
+#[tokio::test]
+async fn a_conditional_write_lost_on_every_attempt_is_bounded_and_loses_no_row() {
+    let (tenant, rows, records) = staged().await;
+    let proxy = FaultProxy::start(&aws().endpoint).await;
+    let handler = handler_through(&proxy).await;
+    proxy.answer(http::Method::PUT, &current_prefix(&tenant), 412);
+
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+    assert_eq!(failures(&response), [lowest(&records)]);
+    let attempts = stream_to_s3::MERGE_ATTEMPTS as usize;
+    assert_eq!(
+        proxy.request_hits(&http::Method::PUT, &current_prefix(&tenant)),
+        2 * attempts,
+        "two objects, each tried {attempts} times"
+    );
+    assert_eq!(
+        proxy.request_hits(&http::Method::GET, &current_prefix(&tenant)),
+        2 * attempts,
+        "read again before each attempt"
+    );
+    assert!(current_objects(&tenant).await.is_empty());
+
+    proxy.heal_requests();
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&rows));
+}
+
+#[tokio::test]
+async fn s3_failing_the_read_or_the_write_fails_the_records_and_the_redelivery_lands_them() {
+    let (tenant, rows, records) = staged().await;
+    let proxy = FaultProxy::start(&aws().endpoint).await;
+    let handler = handler_through(&proxy).await;
+    for method in [http::Method::GET, http::Method::PUT] {
+        proxy.answer(method.clone(), &current_prefix(&tenant), 500);
+        let response = handler.handle(event(&records, Shape::Lambda)).await;
+        assert_eq!(failures(&response), [lowest(&records)], "{method}");
+        proxy.heal_requests();
+    }
+    assert!(current_objects(&tenant).await.is_empty());
+    let response = handler.handle(event(&records, Shape::Lambda)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&rows));
+}
+
+#[tokio::test]
+async fn two_invocations_racing_on_one_object_both_land_their_rows() {
+    let (tenant, rows, records) = staged().await;
+    let of_campaign = |campaign: &str| -> Vec<Record> {
+        records
+            .iter()
+            .filter(|r| {
+                let image = lambda_record(r, Shape::Lambda, STREAM_ARN);
+                image["dynamodb"]["NewImage"]["campaign_id"]["S"] == campaign
+                    && image["dynamodb"]["NewImage"]["date"]["S"] == day(0).to_string()
+            })
+            .cloned()
+            .collect()
+    };
+    let (first, second) = (of_campaign("c1"), of_campaign("c2"));
+    assert_eq!((first.len(), second.len()), (1, 1));
+    let proxy = FaultProxy::start(&aws().endpoint).await;
+    let slow = handler_through(&proxy).await;
+    let held = proxy.hold_next(http::Method::PUT, &current_prefix(&tenant));
+
+    // The first invocation read "no object yet" and its write waits at the proxy while
+    // the second reads, merges and writes the object.
+    let racing = tokio::spawn(async move { slow.handle(event(&first, Shape::Lambda)).await });
+    held.arrived().await;
+    let response = handler().await.handle(event(&second, Shape::Lambda)).await;
+    assert!(failures(&response).is_empty());
+    held.release();
+    let response = racing.await.unwrap();
+    assert!(failures(&response).is_empty());
+
+    assert_eq!(
+        proxy.request_hits(&http::Method::PUT, &current_prefix(&tenant)),
+        2,
+        "the held write lost (412), the write after the read again won"
+    );
+    let day_zero: Vec<AdMetricRow> = rows.into_iter().filter(|r| r.date == day(0)).collect();
+    assert_eq!(current_clicks(&tenant).await, clicks_of(&day_zero));
 }

@@ -132,8 +132,18 @@ fn the_stream_to_s3_function_sets_every_variable_the_code_reads() {
     );
 }
 
+/// Both Glue tables, their S3 folder (the handler's prefixes) and their resource name.
+const LAKE_TABLES: [(&str, &str, &str); 2] = [
+    ("AdMetricsTable", "ad_metrics", stream_to_s3::CURRENT_PREFIX),
+    (
+        "AdMetricsHistoryTable",
+        "ad_metrics_history",
+        stream_to_s3::HISTORY_PREFIX,
+    ),
+];
+
 #[test]
-fn the_glue_table_declares_exactly_the_columns_the_parquet_files_hold() {
+fn both_glue_tables_declare_exactly_the_columns_the_parquet_files_hold() {
     use arrow_schema::{DataType, TimeUnit};
     let hive = |t: &DataType| match t {
         DataType::Utf8 => "string",
@@ -148,33 +158,61 @@ fn the_glue_table_declares_exactly_the_columns_the_parquet_files_hold() {
         .iter()
         .map(|f| (f.name().clone(), hive(f.data_type()).to_owned()))
         .collect();
-    let table = &resource("AdMetricsTable")["Properties"]["TableInput"];
-    let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["Name"].as_str().unwrap().to_owned(),
-                c["Type"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(glue, parquet);
-    let partitions: Vec<&str> = table["PartitionKeys"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|p| p["Name"].as_str().unwrap())
-        .collect();
-    assert_eq!(partitions, ["tenant_id", "platform", "dt"]);
-    let template =
-        serde_yaml::to_string(&table["Parameters"]["storage.location.template"]).unwrap();
-    assert!(
-        template.contains("/ad_metrics/tenant_id=${!tenant_id}/platform=${!platform}/dt=${!dt}"),
-        "{template}"
+    for (resource_name, name, prefix) in LAKE_TABLES {
+        let table = &resource(resource_name)["Properties"]["TableInput"];
+        assert_eq!(table["Name"].as_str(), Some(name));
+        let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["Name"].as_str().unwrap().to_owned(),
+                    c["Type"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(glue, parquet, "{name}");
+        let partitions: Vec<&str> = table["PartitionKeys"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(partitions, ["tenant_id", "platform", "dt"], "{name}");
+        let template =
+            serde_yaml::to_string(&table["Parameters"]["storage.location.template"]).unwrap();
+        assert!(
+            template.contains(&format!(
+                "/{prefix}/tenant_id=${{!tenant_id}}/platform=${{!platform}}/dt=${{!dt}}"
+            )),
+            "{name}: {template}"
+        );
+        let location = serde_yaml::to_string(&table["StorageDescriptor"]["Location"]).unwrap();
+        assert!(
+            location.contains(&format!("/{prefix}/")),
+            "{name}: {location}"
+        );
+    }
+}
+
+#[test]
+fn the_stream_function_reads_the_current_table_and_writes_both() {
+    assert_eq!(
+        actions_granted("StreamToS3Function", &["s3"]),
+        ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     );
-    assert!(template.contains(stream_to_s3::PREFIX));
+    let policies =
+        serde_yaml::to_string(&resource("StreamToS3Function")["Properties"]["Policies"]).unwrap();
+    for (_, _, prefix) in LAKE_TABLES {
+        assert!(
+            policies.contains(&format!("${{DataBucket.Arn}}/{prefix}/*")),
+            "{prefix}: {policies}"
+        );
+    }
 }
 
 /// The SDK operations a crate calls, as IAM actions: every `.operation()` builder call in

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use adpipe_domain::{Level, Platform, Window};
 use adpipe_testkit::{FakeGraphApi, LARGE_ACCOUNT, LARGE_ADS, aws, peak_rss_mb, sdk_config};
 use extractor::connectors::facebook::FacebookConnector;
-use extractor::ports::{AppCredentials, Connector, Credentials, FacebookApp, Staging};
+use extractor::ports::{AppCredentials, Connector, Credentials, FacebookApp};
 use extractor::staging::DynamoStaging;
 
 const MODE: &str = "ADPIPE_MEMORY_MODE";
@@ -96,7 +96,7 @@ fn measure(mode: &str) {
             _ => {
                 let rows = connector.fetch(&job, chunk).await.expect("fetched");
                 let fetched = rows.len() as u64;
-                (fetched, staging.write(rows).await.expect("staged"))
+                (fetched, staging.write_all(rows).await.expect("staged"))
             }
         };
         println!(

@@ -112,12 +112,24 @@ pub trait RunStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// The staging table.
-#[async_trait]
+/// The staging table, written a chunk of days at a time.
 pub trait Staging: Send + Sync {
-    /// Writes every row or fails; answers how many items were written. Takes the rows
-    /// whole: their text moves into the items instead of being copied.
-    async fn write(&self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError>;
+    /// Starts staging one chunk of a run's window.
+    fn chunk(&self) -> Box<dyn StagingChunk + '_>;
+}
+
+/// The staging of one chunk: its pages, then what the chunk learned about its days.
+#[async_trait]
+pub trait StagingChunk: Send {
+    /// Writes every row that is new or changed since it was last staged, or fails; answers
+    /// how many items were written. Takes the rows whole: their text moves into the items
+    /// instead of being copied.
+    async fn write(&mut self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError>;
+
+    /// Records which rows the chunk's days now hold (their digests), so that the next
+    /// re-read of these days finds them unchanged. A chunk whose fetch failed still
+    /// finishes: what it wrote is staged.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// Which asynchronous report run a fetch would start: the connection, the platform's level

@@ -317,8 +317,9 @@ pub struct StagedChunk {
 }
 
 /// Fetches `chunk` and stages it page by page as the pages arrive, so a run holds a page
-/// or two rather than the chunk. A failure leaves the pages staged before it in the table;
-/// a run's cursor stays before the chunk, so the next run reads it again.
+/// or two rather than the chunk, then stores the digests of the days it wrote. A fetch
+/// failure leaves the pages staged before it in the table (and in the digests); a run's
+/// cursor stays before the chunk, so the next run reads it again.
 pub async fn fetch_and_stage(
     connector: &dyn Connector,
     staging: &dyn Staging,
@@ -328,16 +329,17 @@ pub async fn fetch_and_stage(
     let (pages, mut received) = Pages::channel();
     let fetch = async move { connector.fetch_pages(job, chunk, &pages).await };
     let stage = async {
+        let mut chunk = staging.chunk();
         let (mut fetched, mut written) = (0u64, 0u64);
         while let Some(page) = received.recv().await {
             fetched += page.len() as u64;
-            match staging.write(page).await {
+            match chunk.write(page).await {
                 Ok(n) => written += n,
                 // Dropping the receiver stops the fetch at its next page.
                 Err(e) => return (fetched, written, Err(e)),
             }
         }
-        (fetched, written, Ok(()))
+        (fetched, written, chunk.finish().await)
     };
     let (fetch, (rows_fetched, rows_written, staging)) = tokio::join!(fetch, stage);
     StagedChunk {

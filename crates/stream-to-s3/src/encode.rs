@@ -38,6 +38,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -96,10 +97,11 @@ pub const FEW_VALUES: [&str; 7] = [
     "schedule_id",
 ];
 
-fn properties() -> WriterProperties {
+fn properties(metadata: Option<KeyValue>) -> WriterProperties {
     let builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_statistics_enabled(EnabledStatistics::Page);
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(metadata.map(|kv| vec![kv]));
     FEW_VALUES
         .iter()
         .fold(builder, |b, column| {
@@ -117,9 +119,17 @@ fn days(date: NaiveDate) -> i32 {
 
 /// One Parquet file holding `rows`, in their order.
 pub fn encode(rows: &[&AdMetricRow]) -> Result<Vec<u8>, EncodeError> {
+    encode_with(rows, None)
+}
+
+/// One Parquet file holding `rows`, in their order, with one key-value pair in its footer.
+pub fn encode_with(
+    rows: &[&AdMetricRow],
+    metadata: Option<KeyValue>,
+) -> Result<Vec<u8>, EncodeError> {
     let batch = record_batch(rows)?;
     let mut out = Vec::with_capacity(rows.len() * 64 + 4096);
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties()))
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties(metadata)))
         .map_err(|e| EncodeError(e.to_string()))?;
     writer
         .write(&batch)

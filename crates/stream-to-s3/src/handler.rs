@@ -1,4 +1,6 @@
-//! One stream batch → one Parquet object per (tenant, platform, date) partition.
+//! One stream batch → one history object per (tenant, platform, date) partition, and the
+//! batch's rows merged into the current table's object of each (partition, connection)
+//! (docs/architecture.md, "The data lake"; [`crate::current`] has the merge).
 //!
 //! Semantics, record by record:
 //! - `REMOVE` (TTL expiries, userIdentity `Service` / `dynamodb.amazonaws.com`, and any
@@ -9,20 +11,26 @@
 //!   ([`crate::poison`] has the message), and skipped, so it never blocks its shard. If the
 //!   queue does not take it, its sequence number counts as failed like a group's below:
 //!   Lambda delivers it again, and the queue is tried again.
-//! - A group whose object cannot be written (S3 unavailable, encoding failed) fails its
+//! - A group whose history object cannot be written (S3 unavailable, encoding failed), or
+//!   whose current object cannot be merged into — S3 unavailable, the object not readable
+//!   as the lake's Parquet (logged with its key and never overwritten), or another
+//!   invocation writing it first on every one of [`MERGE_ATTEMPTS`] tries — fails its
 //!   records: the response names the lowest sequence number among the records of all
 //!   failed groups and unsent poison records, and Lambda resumes the shard there (AWS's
 //!   documented semantics for `ReportBatchItemFailures`). The other groups are still
 //!   written, and the poison reports are sent while they are: rows before that sequence
 //!   number are in S3, rows after it are delivered again, none is lost.
 //!
-//! Object names are the first and last sequence numbers of the group's records, zero
-//! padded, so the same batch delivered again writes the same keys. A batch resumed after a
-//! partial failure holds other records, so it may write some rows again under new names;
-//! readers keep the newest `extracted_at` of each `row_key` (docs/architecture.md, "The
-//! data lake") either way.
+//! History object names are the first and last sequence numbers of the group's records,
+//! zero padded, so the same batch delivered again writes the same keys. A batch resumed
+//! after a partial failure holds other records, so it may write some rows again under new
+//! names in the history; the current table keeps one version per `row_key` either way.
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -31,16 +39,22 @@ use chrono::NaiveDate;
 use futures_util::{StreamExt, future, stream};
 use tracing::Instrument;
 
+use crate::current::{Current, current_key, decode, encode_current, merge};
 use crate::encode::encode;
 use crate::event::StreamEvent;
 use crate::poison::PoisonRecord;
-use crate::ports::{FailureQueue, ObjectSink};
+use crate::ports::{FailureQueue, ObjectSink, Precondition, SinkError};
 use crate::records::{Change, Sequence, classify};
 
-/// Top folder of the data lake in the bucket (the Glue table's location).
-pub const PREFIX: &str = "ad_metrics";
-/// Objects written at once: S3 takes far more, a Lambda at 128 MB holds a few files.
+/// Top folder of the history table in the bucket (its Glue table's location).
+pub const HISTORY_PREFIX: &str = "ad_metrics_history";
+/// Partitions written at once: S3 takes far more, a Lambda at 128 MB holds a few files.
 const CONCURRENT_PUTS: usize = 4;
+/// Reads, merges and conditional writes of one current object before its records fail.
+pub const MERGE_ATTEMPTS: u32 = 5;
+/// The first wait after a lost conditional write; doubled after each, plus up to as much
+/// again at random: 20, 40, 80, 160 ms, under 0.6 s in all.
+const MERGE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// The partition of the data lake a row belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,7 +65,7 @@ pub struct Partition {
 }
 
 impl Partition {
-    fn of(row: &AdMetricRow) -> Self {
+    pub(crate) fn of(row: &AdMetricRow) -> Self {
         Self {
             tenant_id: row.tenant_id.clone(),
             platform: row.platform.as_str(),
@@ -60,17 +74,17 @@ impl Partition {
     }
 }
 
-/// The rows of one partition in a batch, in stream order.
+/// The rows of one partition in a batch, in stream order, with their sequence numbers.
 struct Group {
-    rows: Vec<AdMetricRow>,
+    rows: Vec<(Sequence, Arc<AdMetricRow>)>,
     first: Sequence,
     last: Sequence,
 }
 
-/// The S3 key of a group's object (docs/architecture.md, "The data lake").
+/// The S3 key of a group's history object (docs/architecture.md, "The data lake").
 pub fn object_key(partition: &Partition, first: &Sequence, last: &Sequence) -> String {
     format!(
-        "{PREFIX}/tenant_id={}/platform={}/dt={}/{}-{}.parquet",
+        "{HISTORY_PREFIX}/tenant_id={}/platform={}/dt={}/{}-{}.parquet",
         partition.tenant_id,
         partition.platform,
         partition.date.format("%Y-%m-%d"),
@@ -197,9 +211,35 @@ impl StreamToS3 {
             .collect()
     }
 
-    /// Writes one group's object; on failure, answers the group's lowest sequence number.
+    /// Writes one group's history object and merges its rows into the current objects of
+    /// its connections; on failure, answers the lowest sequence number of the records not
+    /// written.
     async fn write(&self, partition: Partition, group: Group) -> Result<(), Sequence> {
-        let key = object_key(&partition, &group.first, &group.last);
+        let mut connections: BTreeMap<&str, Vec<(Sequence, Arc<AdMetricRow>)>> = BTreeMap::new();
+        for (sequence, row) in &group.rows {
+            connections
+                .entry(row.connection_id.as_str())
+                .or_default()
+                .push((sequence.clone(), row.clone()));
+        }
+        let current = future::join_all(connections.into_iter().map(|(connection, rows)| {
+            let key = current_key(&partition, connection);
+            self.merge_current(&partition, key, rows)
+        }));
+        let (history, current) =
+            future::join(self.write_history(&partition, &group), current).await;
+        history
+            .err()
+            .into_iter()
+            .chain(current.into_iter().filter_map(Result::err))
+            .min()
+            .map_or(Ok(()), Err)
+    }
+
+    /// Writes one group's history object; on failure, answers the group's lowest sequence
+    /// number.
+    async fn write_history(&self, partition: &Partition, group: &Group) -> Result<(), Sequence> {
+        let key = object_key(partition, &group.first, &group.last);
         let span = tracing::info_span!(
             "group",
             tenant_id = %partition.tenant_id,
@@ -209,7 +249,7 @@ impl StreamToS3 {
             key = %key,
         );
         async {
-            let refs: Vec<&AdMetricRow> = group.rows.iter().collect();
+            let refs: Vec<&AdMetricRow> = group.rows.iter().map(|(_, r)| r.as_ref()).collect();
             let written = match encode(&refs) {
                 Ok(file) => {
                     let bytes = file.len();
@@ -228,16 +268,91 @@ impl StreamToS3 {
                 }
                 Err(error) => {
                     tracing::error!(%error, "object not written; its records will be delivered again");
-                    Err(group.first)
+                    Err(group.first.clone())
                 }
             }
         }
         .instrument(span)
         .await
     }
+
+    /// Merges one connection's rows of a partition into its current object: read with its
+    /// ETag, merge, write back on that condition, again from the read when another
+    /// invocation wrote first. On failure, answers the rows' lowest sequence number.
+    async fn merge_current(
+        &self,
+        partition: &Partition,
+        key: String,
+        rows: Vec<(Sequence, Arc<AdMetricRow>)>,
+    ) -> Result<(), Sequence> {
+        let span = tracing::info_span!("current", rows = rows.len(), key = %key);
+        let lowest = rows.iter().map(|(s, _)| s).min().cloned();
+        let merged = async {
+            for attempt in 0..MERGE_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt - 1)).await;
+                }
+                let (current, condition) = match self.sink.get(&key).await {
+                    Ok(None) => (Current::default(), Precondition::NoneMatch),
+                    Ok(Some(object)) => match decode(object.body, partition) {
+                        Ok(current) => (current, Precondition::Match(object.etag)),
+                        Err(error) => {
+                            tracing::error!(%error, key = %key, "current object not readable as the data lake's Parquet; left as it is, its records will be delivered again");
+                            return Err(());
+                        }
+                    },
+                    Err(error) => {
+                        tracing::error!(%error, "current object not read; its records will be delivered again");
+                        return Err(());
+                    }
+                };
+                let Some(merged) = merge(current, &rows) else {
+                    tracing::debug!("current object already holds these versions or newer");
+                    return Ok(());
+                };
+                let file = encode_current(&merged).map_err(|error| {
+                    tracing::error!(%error, "current object not encoded; its records will be delivered again");
+                })?;
+                let bytes = file.len();
+                match self.sink.put_if(&key, Bytes::from(file), condition).await {
+                    Ok(()) => {
+                        tracing::info!(bytes, rows = merged.rows.len(), attempt, "current object written");
+                        return Ok(());
+                    }
+                    Err(SinkError::PreconditionFailed(error)) => {
+                        tracing::warn!(%error, attempt, "current object written by another invocation first; merging again");
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "current object not written; its records will be delivered again");
+                        return Err(());
+                    }
+                }
+            }
+            tracing::error!(
+                attempts = MERGE_ATTEMPTS,
+                "current object written by others on every attempt; its records will be delivered again"
+            );
+            Err(())
+        }
+        .instrument(span)
+        .await;
+        match (merged, lowest) {
+            (Err(()), Some(lowest)) => Err(lowest),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The wait before merge attempt `n + 1`: [`MERGE_BACKOFF`] doubled `n` times, plus up to
+/// as much again at random, so racing invocations spread out.
+fn backoff(n: u32) -> Duration {
+    let base = MERGE_BACKOFF * 2u32.pow(n);
+    let random = RandomState::new().build_hasher().finish();
+    base + base.mul_f64((random % 1024) as f64 / 1024.0)
 }
 
 fn add(groups: &mut BTreeMap<Partition, Group>, sequence: Sequence, row: AdMetricRow) {
+    let row = Arc::new(row);
     let partition = Partition::of(&row);
     match groups.get_mut(&partition) {
         Some(group) => {
@@ -245,15 +360,15 @@ fn add(groups: &mut BTreeMap<Partition, Group>, sequence: Sequence, row: AdMetri
                 group.first = sequence.clone();
             }
             if sequence > group.last {
-                group.last = sequence;
+                group.last = sequence.clone();
             }
-            group.rows.push(row);
+            group.rows.push((sequence, row));
         }
         None => {
             groups.insert(
                 partition,
                 Group {
-                    rows: vec![row],
+                    rows: vec![(sequence.clone(), row)],
                     first: sequence.clone(),
                     last: sequence,
                 },
@@ -281,19 +396,63 @@ mod tests {
         refuse: Vec<String>,
         queue_down: bool,
         latency: Duration,
+        /// History keys written.
         keys: Mutex<Vec<String>>,
+        /// Current objects and their versions.
+        current: Mutex<std::collections::HashMap<String, (Bytes, u64)>>,
         messages: Mutex<Vec<Value>>,
         sends: Mutex<usize>,
+    }
+
+    impl Memory {
+        async fn check(&self, key: &str) -> Result<(), SinkError> {
+            tokio::time::sleep(self.latency).await;
+            if self.refuse.iter().any(|r| key.contains(r.as_str())) {
+                return Err(SinkError::Unavailable("refused".into()));
+            }
+            Ok(())
+        }
     }
 
     #[async_trait]
     impl ObjectSink for Arc<Memory> {
         async fn put(&self, key: &str, _body: Bytes) -> Result<(), SinkError> {
-            tokio::time::sleep(self.latency).await;
-            if self.refuse.iter().any(|r| key.contains(r.as_str())) {
-                return Err(SinkError::Unavailable("refused".into()));
-            }
+            self.check(key).await?;
             self.keys.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+
+        async fn get(&self, key: &str) -> Result<Option<crate::ports::Versioned>, SinkError> {
+            self.check(key).await?;
+            Ok(self
+                .current
+                .lock()
+                .unwrap()
+                .get(key)
+                .map(|(body, version)| crate::ports::Versioned {
+                    body: body.clone(),
+                    etag: version.to_string(),
+                }))
+        }
+
+        async fn put_if(
+            &self,
+            key: &str,
+            body: Bytes,
+            condition: Precondition,
+        ) -> Result<(), SinkError> {
+            self.check(key).await?;
+            let mut current = self.current.lock().unwrap();
+            let version = current.get(key).map(|(_, v)| v.to_string());
+            let holds = match &condition {
+                Precondition::NoneMatch => version.is_none(),
+                Precondition::Match(etag) => version.as_ref() == Some(etag),
+            };
+            if !holds {
+                return Err(SinkError::PreconditionFailed("412".into()));
+            }
+            let next = current.get(key).map_or(1, |(_, v)| v + 1);
+            current.insert(key.to_owned(), (body, next));
             Ok(())
         }
     }
@@ -382,17 +541,17 @@ mod tests {
             keys,
             vec![
                 format!(
-                    "{PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-01/{}-{}.parquet",
+                    "{HISTORY_PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-01/{}-{}.parquet",
                     pad(100),
                     pad(103)
                 ),
                 format!(
-                    "{PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-02/{}-{}.parquet",
+                    "{HISTORY_PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-02/{}-{}.parquet",
                     pad(101),
                     pad(104)
                 ),
                 format!(
-                    "{PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-03/{}-{}.parquet",
+                    "{HISTORY_PREFIX}/tenant_id=t-1/platform=facebook/dt=2026-03-03/{}-{}.parquet",
                     pad(102),
                     pad(105)
                 ),
@@ -518,9 +677,73 @@ mod tests {
         let took = start.elapsed();
         assert!(failures(&response).is_empty());
         assert_eq!(sink.messages.lock().unwrap().len(), 1);
+        // The objects take two calls (the current object's read and write, the history
+        // object's write beside them), the queue one: two latencies, not three.
         assert!(
-            took < latency * 2 - latency / 4,
-            "one latency, not two: {took:?}"
+            took < latency * 3 - latency / 4,
+            "two latencies, not three: {took:?}"
         );
+    }
+
+    fn current_objects(sink: &Arc<Memory>) -> Vec<String> {
+        let mut keys: Vec<String> = sink.current.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn each_connection_of_a_partition_gets_one_current_object() {
+        let sink = memory(&[]);
+        let mut records = rows(6);
+        let other = AdMetricRow {
+            connection_id: "con_other".into(),
+            ..row(0)
+        };
+        records.push(record("200", &other));
+        let response = handler(&sink).handle(event(records)).await;
+        assert!(response.batch_item_failures.is_empty());
+        let day = |d: u32| format!("ad_metrics/tenant_id=t-1/platform=facebook/dt=2026-03-0{d}");
+        assert_eq!(
+            current_objects(&sink),
+            vec![
+                format!("{}/con_01jabcdefghijk.parquet", day(1)),
+                format!("{}/con_other.parquet", day(1)),
+                format!("{}/con_01jabcdefghijk.parquet", day(2)),
+                format!("{}/con_01jabcdefghijk.parquet", day(3)),
+            ]
+        );
+        let versions = |s: &Arc<Memory>| {
+            let mut v: Vec<u64> = s
+                .current
+                .lock()
+                .unwrap()
+                .values()
+                .map(|(_, v)| *v)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(versions(&sink), vec![1, 1, 1, 1]);
+        // Delivered again: nothing is rewritten.
+        handler(&sink).handle(event(rows(6))).await;
+        assert_eq!(versions(&sink), vec![1, 1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_current_object_that_is_not_parquet_fails_its_records_and_stays() {
+        let sink = memory(&[]);
+        let key =
+            "ad_metrics/tenant_id=t-1/platform=facebook/dt=2026-03-02/con_01jabcdefghijk.parquet";
+        sink.current
+            .lock()
+            .unwrap()
+            .insert(key.into(), (Bytes::from_static(b"{}"), 7));
+        let response = handler(&sink).handle(event(rows(6))).await;
+        assert_eq!(failures(&response), vec!["101"]);
+        assert_eq!(
+            sink.current.lock().unwrap()[key],
+            (Bytes::from_static(b"{}"), 7)
+        );
+        assert_eq!(current_objects(&sink).len(), 3, "the other days merged");
     }
 }

@@ -1,13 +1,15 @@
-//! adpipe's stream-to-s3: the staging table's DynamoDB stream into the data lake, one
-//! Parquet object per (tenant, platform, day) partition per batch (docs/architecture.md,
-//! "The data lake").
+//! adpipe's stream-to-s3: the staging table's DynamoDB stream into the data lake
+//! (docs/architecture.md, "The data lake"): one history object per (tenant, platform, day)
+//! partition per batch, and the batch merged into the current table's one object per
+//! (tenant, platform, day, connection).
 //!
 //! `event` and `image` read Lambda's event straight into rows, `records` tells rows from
-//! everything else, `encode` makes the Parquet file, `handler` groups, writes, sets poison
+//! everything else, `encode` makes the Parquet file, `current` reads and merges the current table's objects, `handler` groups, writes, sets poison
 //! records aside and answers Lambda's `batchItemFailures`; `sink` holds the S3 adapter,
 //! `queue` the SQS one for the failure queue.
 
 pub mod config;
+pub mod current;
 pub mod encode;
 pub mod event;
 pub mod handler;
@@ -19,10 +21,11 @@ pub mod records;
 pub mod sink;
 
 pub use config::Config;
+pub use current::{CURRENT_PREFIX, current_key};
 pub use event::StreamEvent;
-pub use handler::{PREFIX, Partition, StreamToS3, object_key};
+pub use handler::{HISTORY_PREFIX, MERGE_ATTEMPTS, Partition, StreamToS3, object_key};
 pub use poison::PoisonRecord;
-pub use ports::{FailureQueue, ObjectSink, QueueError, SinkError};
+pub use ports::{FailureQueue, ObjectSink, Precondition, QueueError, SinkError, Versioned};
 
 /// Builds the production handler over one shared SDK configuration.
 pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamToS3 {

@@ -1,7 +1,10 @@
-//! A proxy in front of moto that fails chosen operations on cue.
+//! A proxy in front of moto that fails chosen operations on cue, answers chosen REST
+//! requests with a status of its choosing, and holds a request until told to let it go.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, Semaphore};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, header};
@@ -36,11 +39,58 @@ struct State {
 struct Faults {
     operations: HashSet<String>,
     path_prefixes: HashSet<String>,
+    /// (method, path prefix) → the status answered, in S3's XML error shape.
+    answers: Vec<(http::Method, String, u16)>,
+    holds: Vec<Hold>,
+}
+
+/// A request to hold: the first one with `method` and a path under `prefix`.
+struct Hold {
+    method: http::Method,
+    prefix: String,
+    gate: Arc<Gate>,
 }
 
 struct Seen {
     operation: Option<String>,
+    method: http::Method,
     path: String,
+    /// DynamoDB requests: the items the request names, per table.
+    items: Vec<(String, usize)>,
+}
+
+/// Which side of DynamoDB's item count [`FaultProxy::item_reads`] and
+/// [`FaultProxy::item_writes`] add up.
+const READS: [&str; 2] = [
+    "DynamoDB_20120810.GetItem",
+    "DynamoDB_20120810.BatchGetItem",
+];
+const WRITES: [&str; 4] = [
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.DeleteItem",
+    "DynamoDB_20120810.BatchWriteItem",
+];
+
+/// A request held at the proxy: [`Held::arrived`] waits until one is, [`Held::release`]
+/// sends it on to the upstream.
+pub struct Held(Arc<Gate>);
+
+struct Gate {
+    arrived: Notify,
+    release: Semaphore,
+}
+
+impl Held {
+    /// Waits until the request to hold has arrived (it then waits at the proxy).
+    pub async fn arrived(&self) {
+        self.0.arrived.notified().await;
+    }
+
+    /// Lets the held request go on to the upstream.
+    pub fn release(&self) {
+        self.0.release.add_permits(1);
+    }
 }
 
 impl FaultProxy {
@@ -91,6 +141,72 @@ impl FaultProxy {
         lock(&self.state.faults).path_prefixes.remove(prefix);
     }
 
+    /// Answers every `method` request under path `prefix` (e.g. `"/bucket/ad_metrics/"`)
+    /// with `status` and an S3 error body (`PreconditionFailed` for 412, `InternalError`
+    /// for 5xx, …) until [`Self::heal_requests`]; it never reaches the upstream.
+    pub fn answer(&self, method: http::Method, prefix: &str, status: u16) {
+        lock(&self.state.faults)
+            .answers
+            .push((method, prefix.to_owned(), status));
+    }
+
+    /// Stops every [`Self::answer`] rule.
+    pub fn heal_requests(&self) {
+        lock(&self.state.faults).answers.clear();
+    }
+
+    /// Holds the next `method` request under path `prefix` at the proxy until released.
+    pub fn hold_next(&self, method: http::Method, prefix: &str) -> Held {
+        let gate = Arc::new(Gate {
+            arrived: Notify::new(),
+            release: Semaphore::new(0),
+        });
+        lock(&self.state.faults).holds.push(Hold {
+            method,
+            prefix: prefix.to_owned(),
+            gate: Arc::clone(&gate),
+        });
+        Held(gate)
+    }
+
+    /// How many `method` requests under path `prefix` arrived, answered or forwarded.
+    pub fn request_hits(&self, method: &http::Method, prefix: &str) -> usize {
+        lock(&self.state.seen)
+            .iter()
+            .filter(|seen| seen.method == method && seen.path.starts_with(prefix))
+            .count()
+    }
+
+    /// Forgets the requests seen so far: the counts start again from zero.
+    pub fn forget_requests(&self) {
+        lock(&self.state.seen).clear();
+    }
+
+    /// Items read from `table` so far (GetItem, and each key of BatchGetItem).
+    pub fn item_reads(&self, table: &str) -> usize {
+        self.items(table, &READS)
+    }
+
+    /// Items written to `table` so far (PutItem, UpdateItem, DeleteItem, and each request
+    /// of BatchWriteItem).
+    pub fn item_writes(&self, table: &str) -> usize {
+        self.items(table, &WRITES)
+    }
+
+    fn items(&self, table: &str, operations: &[&str]) -> usize {
+        lock(&self.state.seen)
+            .iter()
+            .filter(|seen| {
+                seen.operation
+                    .as_deref()
+                    .is_some_and(|op| operations.contains(&op))
+            })
+            .flat_map(|seen| &seen.items)
+            .filter(|(name, _)| name == table)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// How many requests with `X-Amz-Target: operation` arrived, failed or forwarded.
     pub fn hits(&self, operation: &str) -> usize {
         lock(&self.state.seen)
@@ -115,25 +231,11 @@ impl State {
             .get(TARGET)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let path = request.uri().path().to_owned();
-        let fail = {
-            let faults = lock(&self.faults);
-            operation
-                .as_ref()
-                .is_some_and(|op| faults.operations.contains(op))
-                || faults.path_prefixes.iter().any(|p| path.starts_with(p))
-        };
-        lock(&self.seen).push(Seen { operation, path });
-        if fail {
-            return respond(500, "application/x-amz-json-1.1", FAULT_BODY);
-        }
-        self.forward(request).await.unwrap_or_else(|e| {
-            let message = format!("fault proxy: upstream {} failed: {e}", self.upstream);
-            respond(502, "text/plain", message)
-        })
-    }
-
-    async fn forward(&self, request: Request<Incoming>) -> Result<Response<Body>, reqwest::Error> {
+        // Matched decoded: the SDKs percent-encode a key's `=` and the prefixes are plain.
+        let path = percent_encoding::percent_decode_str(request.uri().path())
+            .decode_utf8_lossy()
+            .into_owned();
+        let method = request.method().clone();
         let (parts, body) = request.into_parts();
         // A body that cannot be read arrives empty upstream, which then fails the request.
         let body = body
@@ -141,6 +243,56 @@ impl State {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        let items = operation
+            .as_deref()
+            .map(|op| dynamodb_items(op, &body))
+            .unwrap_or_default();
+        let (fail, answer, hold) = {
+            let mut faults = lock(&self.faults);
+            let fail = operation
+                .as_ref()
+                .is_some_and(|op| faults.operations.contains(op))
+                || faults.path_prefixes.iter().any(|p| path.starts_with(p));
+            let answer = faults
+                .answers
+                .iter()
+                .find(|(m, p, _)| *m == method && path.starts_with(p.as_str()))
+                .map(|(_, _, status)| *status);
+            let hold = faults
+                .holds
+                .iter()
+                .position(|h| h.method == method && path.starts_with(h.prefix.as_str()))
+                .map(|i| faults.holds.remove(i).gate);
+            (fail, answer, hold)
+        };
+        lock(&self.seen).push(Seen {
+            operation,
+            method,
+            path,
+            items,
+        });
+        if fail {
+            return respond(500, "application/x-amz-json-1.1", FAULT_BODY);
+        }
+        if let Some(status) = answer {
+            return respond(status, "application/xml", s3_error(status));
+        }
+        if let Some(gate) = hold {
+            gate.arrived.notify_one();
+            // Never closed: a permit comes from `Held::release`.
+            let _ = gate.release.acquire().await.map(|p| p.forget());
+        }
+        self.forward(parts, body).await.unwrap_or_else(|e| {
+            let message = format!("fault proxy: upstream {} failed: {e}", self.upstream);
+            respond(502, "text/plain", message)
+        })
+    }
+
+    async fn forward(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+    ) -> Result<Response<Body>, reqwest::Error> {
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let upstream = self
             .client
@@ -157,6 +309,54 @@ impl State {
         *response.headers_mut() = headers;
         Ok(response)
     }
+}
+
+/// The items a DynamoDB request names, per table: one for GetItem, PutItem, UpdateItem
+/// and DeleteItem, each key of BatchGetItem and each request of BatchWriteItem. What
+/// DynamoDB bills (a request unit per item and 4 KB or 1 KB of it) follows from these.
+fn dynamodb_items(operation: &str, body: &[u8]) -> Vec<(String, usize)> {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let table = |name: &serde_json::Value| name.as_str().unwrap_or_default().to_owned();
+    let batch = |entries: fn(&serde_json::Value) -> usize| {
+        json["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, entry)| (name.clone(), entries(entry)))
+            .collect()
+    };
+    match operation.strip_prefix("DynamoDB_20120810.") {
+        Some("GetItem" | "PutItem" | "UpdateItem" | "DeleteItem") => {
+            vec![(table(&json["TableName"]), 1)]
+        }
+        Some("BatchGetItem") => batch(|entry| entry["Keys"].as_array().map_or(0, Vec::len)),
+        Some("BatchWriteItem") => batch(|entry| entry.as_array().map_or(0, Vec::len)),
+        _ => Vec::new(),
+    }
+}
+
+/// An S3 REST error document for `status`.
+fn s3_error(status: u16) -> String {
+    let (code, message) = match status {
+        412 => (
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        ),
+        409 => (
+            "ConditionalRequestConflict",
+            "A conflicting conditional operation is currently in progress against this resource.",
+        ),
+        503 => ("SlowDown", "Please reduce your request rate."),
+        _ => (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>injected</RequestId></Error>"
+    )
 }
 
 /// Drops the headers that belong to one hop (or that the client recomputes).

@@ -1,25 +1,30 @@
 //! [`Staging`] on DynamoDB. Each row is one item keyed by tenant, platform, account,
 //! level, entity and day (`adpipe_domain::keys::staging_key`), so a re-extracted day
-//! overwrites its row. A row whose `content_hash` equals the stored one is not written
-//! again: re-reading a 28-day lookback every day costs reads, no writes, and emits no
-//! stream records. Writes go in BatchWriteItem chunks of 25 (the API's limit), a few at a
-//! time, and `UnprocessedItems`/`UnprocessedKeys` are retried with backoff until done or
-//! the run fails — never a silent loss. A batch's items are built as it is sent, so a
-//! large write holds a few batches of items, not one item per row, and they stay in cache.
+//! overwrites its row. Which rows are staged already, with which content, a chunk learns
+//! from its days' digest items (`digest.rs`), read once per day with BatchGetItem: a row
+//! whose content is unchanged is not written again, so re-reading a 28-day lookback every
+//! day costs one item read per day, no writes, and emits no stream records. The chunk then
+//! stores the digests of the days it wrote, conditionally on the version it read.
+//!
+//! Writes go in BatchWriteItem chunks of 25 (the API's limit), a few at a time, and
+//! `UnprocessedItems`/`UnprocessedKeys` are retried with backoff until done or the run
+//! fails — never a silent loss. A batch's items are built as it is sent, so a large write
+//! holds a few batches of items, not one item per row, and they stay in cache.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
-use adpipe_domain::keys::{PK, SK};
-use adpipe_dynamodb::{Item, key, unavailable};
+use adpipe_dynamodb::{Item, is_condition_failure, unavailable};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use chrono::Utc;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::item::{CONTENT_HASH, Staged};
-use crate::ports::{Staging, StoreError};
+use super::digest::{self, DayHashes, DayKey, VERSION};
+use super::item::Staged;
+use crate::ports::{Staging, StagingChunk, StoreError};
 
 /// BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys.
 const WRITE_BATCH: usize = 25;
@@ -27,6 +32,8 @@ const READ_BATCH: usize = 100;
 /// Batches in flight at once: enough to hide latency, few enough not to self-throttle.
 const CONCURRENCY: usize = 4;
 const MAX_ATTEMPTS: u32 = 8;
+/// Writes of one day's digest that may each find another writer's version first.
+const DIGEST_ATTEMPTS: u32 = 4;
 
 pub struct DynamoStaging {
     client: Client,
@@ -51,31 +58,27 @@ impl DynamoStaging {
         self
     }
 
+    /// Stages `rows` as one chunk: writes what changed, then the days' digests.
+    pub async fn write_all(&self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError> {
+        let mut chunk = self.chunk();
+        let written = chunk.write(rows).await?;
+        chunk.finish().await?;
+        Ok(written)
+    }
+
     async fn pause(&self, attempt: u32) {
         if attempt > 0 {
             tokio::time::sleep(self.backoff * (1 << attempt.min(6))).await;
         }
     }
 
-    /// Keys (of these, at most 100) whose stored item has this hash already.
-    async fn unchanged(&self, batch: &[Staged]) -> Result<HashSet<(String, String)>, StoreError> {
-        let wanted: HashMap<(&str, &str), &str> = batch
-            .iter()
-            .map(|s| ((s.key.0.as_str(), s.key.1.as_str()), s.hash.as_str()))
-            .collect();
-        let mut keys: Vec<Item> = batch
-            .iter()
-            .map(|s| key(s.key.0.clone(), s.key.1.clone()))
-            .collect();
-        let mut same = HashSet::new();
+    /// The items of these keys (at most 100) that exist.
+    async fn get_batch(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
         for attempt in 0..MAX_ATTEMPTS {
             self.pause(attempt).await;
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .projection_expression("#pk, #sk, #hash")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_names("#hash", CONTENT_HASH)
                 .build()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let out = self
@@ -85,31 +88,171 @@ impl DynamoStaging {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-                if let (Some(pk), Some(sk), Some(hash)) = (text(PK), text(SK), text(CONTENT_HASH)) {
-                    if wanted.get(&(pk.as_str(), sk.as_str())) == Some(&hash.as_str()) {
-                        same.insert((pk, sk));
-                    }
-                }
-            }
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             keys = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
                 .map(|k| k.keys)
                 .unwrap_or_default();
             if keys.is_empty() {
-                return Ok(same);
+                return Ok(found);
             }
         }
         Err(StoreError::Unavailable(format!(
             "{} keys still unprocessed by BatchGetItem after {MAX_ATTEMPTS} attempts",
             keys.len()
         )))
+    }
+
+    /// The items of these keys that exist, 100 keys a request, a few requests at a time.
+    async fn get_all(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut keys = keys.into_iter().peekable();
+        let batches: Vec<_> = std::iter::from_fn(|| {
+            keys.peek()?;
+            Some(keys.by_ref().take(READ_BATCH).collect::<Vec<_>>())
+        })
+        .map(|batch| self.get_batch(batch))
+        .collect();
+        stream::iter(batches)
+            .buffer_unordered(CONCURRENCY)
+            .try_fold(Vec::new(), |mut all, found| async move {
+                all.extend(found);
+                Ok(all)
+            })
+            .await
+    }
+
+    /// The stored digests of these days; a day without one starts empty.
+    async fn load_days(&self, days: Vec<DayKey>) -> Result<HashMap<DayKey, DayHashes>, StoreError> {
+        let mut by_key: HashMap<(String, String), DayKey> = days
+            .into_iter()
+            .map(|day| ((day.pk(), day.sk()), day))
+            .collect();
+        let keys = by_key.values().map(DayKey::key).collect();
+        let mut loaded = HashMap::with_capacity(by_key.len());
+        let mut part_keys = Vec::new();
+        for head in self.get_all(keys).await? {
+            let Some(day) = digest::sk_of(&head)
+                .and_then(|(pk, sk)| by_key.remove(&(pk.to_owned(), sk.to_owned())))
+            else {
+                continue;
+            };
+            let hashes = digest::from_head(&head)?;
+            part_keys.extend(digest::part_keys(&day, &hashes.stored));
+            loaded.insert(day, hashes);
+        }
+        loaded.extend(by_key.into_values().map(|day| (day, DayHashes::default())));
+        if part_keys.is_empty() {
+            return Ok(loaded);
+        }
+        let expected = part_keys.len();
+        let parts = self.get_all(part_keys).await?;
+        if parts.len() != expected {
+            return Err(StoreError::Corrupt(format!(
+                "digest parts: {} of {expected} found",
+                parts.len()
+            )));
+        }
+        let by_head: HashMap<(String, String), DayKey> = loaded
+            .keys()
+            .map(|day| ((day.pk(), day.sk()), day.clone()))
+            .collect();
+        for part in &parts {
+            let (pk, sk) = digest::sk_of(part).unwrap_or_default();
+            // `<level>#<date>#<set>#<i>`: the head's sort key is the first two fields.
+            let head_sk: String = sk.splitn(3, '#').take(2).collect::<Vec<_>>().join("#");
+            let day = by_head
+                .get(&(pk.to_owned(), head_sk))
+                .and_then(|day| loaded.get_mut(day))
+                .ok_or_else(|| StoreError::Corrupt("digest part of no day asked for".into()))?;
+            digest::add_part(day, part)?;
+        }
+        Ok(loaded)
+    }
+
+    /// Stores `hashes` as the digest of `day`, conditional on the version it was read at.
+    /// Another writer's version first: its hashes are read again, this chunk's writes put
+    /// over them, and the write tried again.
+    async fn save_day(&self, day: &DayKey, hashes: &mut DayHashes) -> Result<(), StoreError> {
+        for attempt in 0..DIGEST_ATTEMPTS {
+            self.pause(attempt).await;
+            let version = hashes.stored.version + 1;
+            let set = format!("v{version}-{:08x}", fastrand::u32(..));
+            let (head, parts, stored) = digest::items(day, hashes, version, &set, Utc::now());
+            let part_keys = digest::part_keys(day, &stored);
+            self.write_all_requests(parts.into_iter().map(put).collect::<Result<_, _>>()?)
+                .await?;
+            let mut request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(head))
+                .expression_attribute_names("#v", VERSION);
+            request = if hashes.stored.version == 0 {
+                request.condition_expression("attribute_not_exists(#v)")
+            } else {
+                request
+                    .condition_expression("#v = :v")
+                    .expression_attribute_values(
+                        ":v",
+                        aws_sdk_dynamodb::types::AttributeValue::N(
+                            hashes.stored.version.to_string(),
+                        ),
+                    )
+            };
+            match request.send().await {
+                Ok(_) => {
+                    let old = digest::part_keys(day, &hashes.stored);
+                    hashes.saved(stored);
+                    return self.delete_all(old).await;
+                }
+                Err(e) if is_condition_failure(&e) => {
+                    self.delete_all(part_keys).await?;
+                    let mut again = self.load_days(vec![day.clone()]).await?;
+                    hashes.rebase(again.remove(day).unwrap_or_default());
+                    tracing::debug!(day = %day.sk(), attempt, "digest written by another run first");
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the digest of {} changed under each of {DIGEST_ATTEMPTS} writes",
+            day.sk()
+        )))
+    }
+
+    async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        let requests = keys
+            .into_iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        self.write_all_requests(requests).await
+    }
+
+    /// Sends these requests in batches of 25, a few at a time.
+    async fn write_all_requests(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut requests = requests.into_iter().peekable();
+        let batches: Vec<_> = std::iter::from_fn(|| {
+            requests.peek()?;
+            Some(requests.by_ref().take(WRITE_BATCH).collect::<Vec<_>>())
+        })
+        .map(|batch| self.write_batch(batch))
+        .collect();
+        stream::iter(batches)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(drop)
     }
 
     /// Builds the batch's items and writes them.
@@ -194,39 +337,85 @@ pub fn write_batches(rows: Vec<Staged>) -> impl Iterator<Item = Vec<Staged>> + S
     })
 }
 
-#[async_trait]
 impl Staging for DynamoStaging {
-    async fn write(&self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError> {
+    fn chunk(&self) -> Box<dyn StagingChunk + '_> {
+        Box::new(DynamoChunk {
+            staging: self,
+            days: HashMap::new(),
+        })
+    }
+}
+
+/// One chunk's staging: the digests of the days it has seen, read once each.
+struct DynamoChunk<'a> {
+    staging: &'a DynamoStaging,
+    days: HashMap<DayKey, DayHashes>,
+}
+
+#[async_trait]
+impl StagingChunk for DynamoChunk<'_> {
+    async fn write(&mut self, rows: Vec<AdMetricRow>) -> Result<u64, StoreError> {
         let staged = stage(rows);
-        // Futures collected first: a closure over borrowed chunks trips async_trait's Send.
-        let lookups: Vec<_> = staged
-            .chunks(READ_BATCH)
-            .map(|b| self.unchanged(b))
+        let keyed: Vec<(DayKey, (u64, u64))> = staged
+            .iter()
+            .map(|s| (DayKey::of(&s.row), digest::entry(&s.row.row_key, &s.hash)))
             .collect();
-        let unchanged: HashSet<(String, String)> = stream::iter(lookups)
-            .buffer_unordered(CONCURRENCY)
-            .try_fold(HashSet::new(), |mut all, same| async move {
-                all.extend(same);
-                Ok(all)
-            })
-            .await?;
-        let changed: Vec<Staged> = staged
+        let mut unseen: Vec<DayKey> = keyed
+            .iter()
+            .map(|(day, _)| day)
+            .filter(|day| !self.days.contains_key(*day))
+            .cloned()
+            .collect();
+        unseen.sort_unstable_by_key(|a| (a.pk(), a.sk()));
+        unseen.dedup();
+        if !unseen.is_empty() {
+            let loaded = self.staging.load_days(unseen).await?;
+            self.days.extend(loaded);
+        }
+        let (changed, entries): (Vec<Staged>, Vec<(DayKey, (u64, u64))>) = staged
             .into_iter()
-            .filter(|s| !unchanged.contains(&s.key))
-            .collect();
+            .zip(keyed)
+            .filter(|(_, (day, entry))| !self.days[day].is_staged(*entry))
+            .unzip();
         let written = changed.len() as u64;
-        let writes = write_batches(changed).map(|b| self.stage_batch(b));
+        let writes = write_batches(changed).map(|b| self.staging.stage_batch(b));
         stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
+        for (day, entry) in entries {
+            if let Some(hashes) = self.days.get_mut(&day) {
+                hashes.record(entry);
+            }
+        }
         Ok(written)
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+        let staging = self.staging;
+        let changed: Vec<(DayKey, DayHashes)> = self
+            .days
+            .drain()
+            .filter(|(_, hashes)| hashes.changed())
+            .collect();
+        let saves = changed
+            .into_iter()
+            .map(|(day, mut hashes)| async move { staging.save_day(&day, &mut hashes).await });
+        stream::iter(saves)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
+
+    use adpipe_domain::keys::SK;
+    use adpipe_dynamodb::key;
 
     use adpipe_domain::fixtures::campaign_row;
     use adpipe_domain::{Level, keys};
@@ -320,7 +509,7 @@ mod tests {
         let staging =
             DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
 
-        assert_eq!(staging.write(all).await.unwrap(), 30);
+        assert_eq!(staging.chunk().write(all).await.unwrap(), 30);
         assert_eq!(writes.num_calls(), 3, "two batches, one retry");
         let sent = sent.lock().unwrap();
         let distinct: HashSet<&String> = sent.iter().collect();
@@ -351,7 +540,7 @@ mod tests {
         );
         let staging =
             DynamoStaging::new(client, "staging", 7).with_backoff(Duration::from_millis(1));
-        let err = staging.write(all).await.unwrap_err();
+        let err = staging.chunk().write(all).await.unwrap_err();
         assert!(err.to_string().contains("still unprocessed"), "{err}");
         assert_eq!(never.num_calls(), MAX_ATTEMPTS as usize);
     }

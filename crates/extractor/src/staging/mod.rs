@@ -1,5 +1,6 @@
 //! The staging table.
 
+pub mod digest;
 pub mod dynamodb;
 pub mod item;
 

@@ -195,15 +195,24 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
     let aws = local_aws()?;
     let s3 = adpipe_testkit::s3_at(&aws.endpoint).await;
     let bucket = std::env::var("DATA_BUCKET").map_err(|_| "set DATA_BUCKET")?;
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix(format!("ad_metrics/tenant_id={tenant}/"))
-        .send()
-        .await?;
+    let mut keys = Vec::new();
+    for table in ["ad_metrics_history", "ad_metrics"] {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(format!("{table}/tenant_id={tenant}/"))
+            .send()
+            .await?;
+        let found: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        println!("{table}: {} objects", found.len());
+        keys.extend(found);
+    }
     let mut summary = Summary::new();
-    for object in listed.contents() {
-        let Some(key) = object.key() else { continue };
+    for key in &keys {
         let body = s3
             .get_object()
             .bucket(&bucket)
@@ -220,6 +229,10 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
         }
         std::fs::write(&path, &body)?;
         println!("s3://{bucket}/{key}  ({} bytes)", body.len());
+        // The summary is the current table's: one version of each row.
+        if !key.starts_with("ad_metrics/") {
+            continue;
+        }
         let platform = key
             .split("platform=")
             .nth(1)
@@ -283,7 +296,6 @@ async fn lake(tenant: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>>
     }
     println!();
     print_summary(&summary, Some(3));
-    println!("{} objects", listed.contents().len());
     Ok(())
 }
 
