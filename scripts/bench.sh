@@ -5,7 +5,7 @@
 #     median of 20
 #  3. handler time of POST /v1/schedules with in-memory ports (criterion)
 #  4. Facebook insights: parse -> normalize (-> DynamoDB item), rows per second (criterion);
-#     write requests of a re-run of an unchanged window (integration test against moto)
+#     staging items of a re-run of an unchanged window (integration test against moto)
 #  5. Google Ads searchStream: a 10,000-row response parsed to rows, rows per second (criterion)
 #  6. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
 #  7. extractor memory: peak RSS of a 100,000-row ad-level chunk, page by page vs whole chunk
@@ -29,7 +29,7 @@ cargo bench -q -p schedule-api --bench create_schedule -- --noplot 2>/dev/null |
 echo "== Facebook insights, 10,000 rows (criterion)"
 cargo bench -q -p extractor --bench facebook -- --noplot 2>/dev/null | grep -E 'thrpt:|^facebook' || true
 
-echo "== Facebook: the same 28-day window extracted twice, against moto (write requests of the re-run; target 0)"
+echo "== Facebook: the same 28-day window extracted twice, against moto (staging items read and written by the re-run; target ≤ 28 reads, 0 writes)"
 cargo test -q -p adpipe-tests --test integration a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none -- --nocapture 2>/dev/null | grep -E '^re-run' || true
 
 echo "== Google Ads searchStream, 10,000 rows (criterion)"
