@@ -7,10 +7,13 @@
 # extraction; shows the EventBridge rule and target moto now holds; fires the rule the way
 # EventBridge would (moto fires nothing) into the real extractor binary through a local
 # Lambda runtime API; prints the run and the staged rows per campaign and day; fires it
-# again to show an unchanged window writes nothing; does the same for a Google Ads customer
-# and a YouTube channel (connections from refresh tokens); relays the staging table's stream into
-# the real stream-to-s3 binary (moto's stream mappings fire nothing) and ends with the
-# Parquet objects in the data lake and what they hold, copied to .demo/lake for DuckDB.
+# again to show an unchanged window writes nothing; relays the staging table's stream into
+# the real stream-to-s3 binary (moto's stream mappings fire nothing); has the fake Graph API
+# restate a day (late purchases), fires the rule again (one row written) and relays the new
+# stream records; does the same for a Google Ads customer and a YouTube channel
+# (connections from refresh tokens); ends with the Parquet objects of both tables, copied to
+# .demo/lake, and the README's DuckDB queries (docs/queries/) over them: the current numbers,
+# the restated row's two versions in ad_metrics_history and one in ad_metrics, what changed.
 # Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,6 +91,27 @@ say "firing the rule again: the same window, unchanged, writes nothing"
 "$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-2.json" 2>>"$work/extractor.log" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
 
+say "relaying the staging table's stream into stream-to-s3 (as Lambda's event source mapping would)"
+rm -f "$work/stream.position"
+"$bin/adpipe-local-aws" stream-event "$work/stream-event.json" "$work/stream.position"
+"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event.json" 2>"$work/stream-to-s3.log"
+
+# Meta attributes purchases to the day of the click for up to 28 days: a re-read of the
+# lookback window finds the day's numbers changed. The fake Graph API takes that as a post.
+restated_day="$(date -u -d '3 days ago' +%F)"
+say "Meta restates $restated_day: 3 late purchases attributed to Spring Sale"
+curl -sS -X POST "$FACEBOOK_GRAPH_URL/_fake/restate" \
+  -d campaign_id=120210000000000001 -d date="$restated_day" -d purchases=3 | pretty
+
+say "firing the Facebook rule again: of the 28 days re-read, only the restated row is written"
+"$bin/adpipe-local-aws" fire-rule "$rule_name" >"$work/scheduled-event-3.json"
+"$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-3.json" 2>>"$work/extractor.log" \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| window", r.get("window"), "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
+
+say "relaying the stream's new records into stream-to-s3"
+"$bin/adpipe-local-aws" stream-event "$work/stream-event-2.json" "$work/stream.position"
+"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event-2.json" 2>>"$work/stream-to-s3.log"
+
 # After the scheduled firings: a run-now holds the schedule's one-run lease until the
 # extractor takes it, and a firing meanwhile would be acknowledged without a run.
 say "POST /v1/schedules/$schedule_id/runs (run now: an asynchronous invoke of the extractor)"
@@ -128,14 +152,26 @@ extract_platform youtube \
 say "GET /v1/schedules/$schedule_id/runs"
 curl -sS "$api/v1/schedules/$schedule_id/runs" | pretty
 
-say "relaying the staging table's stream into stream-to-s3 (as Lambda's event source mapping would)"
-"$bin/adpipe-local-aws" stream-event "$work/stream-event.json"
-"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event.json" 2>"$work/stream-to-s3.log"
+say "relaying the stream's new records (Google Ads, YouTube) into stream-to-s3"
+"$bin/adpipe-local-aws" stream-event "$work/stream-event-3.json" "$work/stream.position"
+"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event-3.json" 2>>"$work/stream-to-s3.log"
 
 say "the data lake: Parquet objects and what they hold"
 rm -rf "$work/lake"
 "$bin/adpipe-local-aws" lake demo "$work/lake"
-echo
-echo "query it locally: duckdb -c \"SELECT dt, campaign_name, sum(cost_micros)/1e6 AS spend FROM read_parquet('.demo/lake/ad_metrics/*/*/*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\""
+
+# The README's DuckDB queries (docs/queries/), run over the lake just copied to .demo/lake.
+for query in current versions what-changed; do
+  say "DuckDB: docs/queries/duckdb-$query.sql"
+  python3 - "docs/queries/duckdb-$query.sql" <<'PY'
+import sys
+
+import duckdb
+
+sql = open(sys.argv[1]).read()
+print(sql.splitlines()[0])
+duckdb.sql(sql).show(max_width=250, max_rows=40)
+PY
+done
 
 say "done: moto and the API stop now (logs in .demo/)"

@@ -17,10 +17,15 @@ use serde_json::{Value, json};
 use crate::common::{Tenant, campaign_row, event};
 
 fn config() -> Config {
+    config_staging_to(&aws().staging_table)
+}
+
+/// The extractor's configuration with `staging_table` as its staging table.
+fn config_staging_to(staging_table: &str) -> Config {
     let aws = aws();
     Config::from_lookup(|name| match name {
         "CONTROL_TABLE" => Some(aws.control_table.clone()),
-        "STAGING_TABLE" => Some(aws.staging_table.clone()),
+        "STAGING_TABLE" => Some(staging_table.to_owned()),
         "APP_CREDENTIALS_SECRET" => Some(aws.app_credentials_secret.clone()),
         _ => None,
     })
@@ -265,21 +270,9 @@ async fn the_first_run_reads_the_backfill_and_later_runs_the_lookback_from_the_c
             .all(|w| w.len_days() <= extractor::run::CHUNK_DAYS)
     );
 
-    let staged = aws()
-        .dynamodb()
-        .await
-        .query()
-        .table_name(&aws().staging_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#facebook#act_1234567890", t.id)),
-        )
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        staged.count, 11,
+        staged_days(&t.id).await.len(),
+        11,
         "one item per day, re-read days overwritten"
     );
 }
@@ -653,36 +646,12 @@ async fn rerunning_an_unchanged_window_writes_nothing_and_emits_no_stream_record
 }
 
 async fn staged_days(tenant: &str) -> Vec<String> {
-    let mut days = Vec::new();
-    let mut start = None;
-    loop {
-        let out = aws()
-            .dynamodb()
-            .await
-            .query()
-            .table_name(&aws().staging_table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                    "{tenant}#facebook#act_1234567890"
-                )),
-            )
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        days.extend(
-            out.items
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|i| i.get("date")?.as_s().ok().cloned()),
-        );
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return days;
-        }
-    }
+    aws()
+        .staging_items(&format!("{tenant}#facebook#act_1234567890"))
+        .await
+        .into_iter()
+        .filter_map(|i| i.get("date")?.as_s().ok().cloned())
+        .collect()
 }
 
 #[tokio::test]
@@ -735,10 +704,11 @@ async fn a_three_year_backfill_completes_over_several_runs_without_duplicates_or
 }
 
 /// A 28-day-lookback schedule at `level` whose connector answers `rows_per_day` rows a day,
-/// its extractor reaching moto through a fault proxy that counts the staging table's items.
+/// its extractor staging into `staging_table` through a fault proxy that counts the items.
 async fn counted_schedule(
     level: &str,
     rows_per_day: usize,
+    staging_table: &str,
 ) -> (
     adpipe_testkit::FaultProxy,
     Extractor,
@@ -752,7 +722,10 @@ async fn counted_schedule(
         rows_per_day,
         ..Default::default()
     });
-    let mut extractor = aws_extractor(config(), &sdk_config(&proxy.endpoint()).await);
+    let mut extractor = aws_extractor(
+        config_staging_to(staging_table),
+        &sdk_config(&proxy.endpoint()).await,
+    );
     replace_connector(
         &mut extractor,
         Platform::Facebook,
@@ -779,29 +752,19 @@ async fn run_at(extractor: &Extractor, t: &Tenant, sid: &str, time: &str) -> adp
 /// Deletes the tenant's staged row items, as their `STAGING_TTL_DAYS` (7) would have done
 /// a week after they were written; the day digests, which live past the lookback, stay.
 async fn expire_staged_rows(tenant: &str) {
-    use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+    let items = aws()
+        .staging_items(&format!("{tenant}#facebook#act_1234567890"))
+        .await;
     let db = aws().dynamodb().await;
-    let pk = format!("{tenant}#facebook#act_1234567890");
-    loop {
-        let out = db
-            .query()
-            .table_name(&aws().staging_table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .projection_expression("pk, sk")
-            .limit(25)
-            .send()
-            .await
-            .unwrap();
-        let keys = out.items.unwrap_or_default();
-        if keys.is_empty() {
-            return;
-        }
-        let deletes = keys
-            .into_iter()
-            .map(|key| {
+    for batch in items.chunks(25) {
+        let deletes = batch
+            .iter()
+            .map(|item| {
+                let key = ["pk", "sk"].map(|k| (k.to_owned(), item[k].clone()));
+                let delete = DeleteRequest::builder().set_key(Some(key.into())).build();
                 WriteRequest::builder()
-                    .delete_request(DeleteRequest::builder().set_key(Some(key)).build().unwrap())
+                    .delete_request(delete.unwrap())
                     .build()
             })
             .collect();
@@ -813,21 +776,22 @@ async fn expire_staged_rows(tenant: &str) {
     }
 }
 
-/// The staging items read and written since the proxy last forgot its requests.
-fn staging_items(proxy: &adpipe_testkit::FaultProxy) -> (usize, usize) {
-    let table = &aws().staging_table;
+/// The items of `table` read and written since the proxy last forgot its requests.
+fn items_counted(proxy: &adpipe_testkit::FaultProxy, table: &str) -> (usize, usize) {
     (proxy.item_reads(table), proxy.item_writes(table))
 }
 
 #[tokio::test]
 async fn a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none() {
+    // 14,000 ad rows: staged into the stream-less copy of the table.
+    let table = aws().bulk_staging_table().await;
     for (level, rows_per_day) in [("campaign", 3), ("ad", 500)] {
-        let (proxy, extractor, _, t, sid) = counted_schedule(level, rows_per_day).await;
+        let (proxy, extractor, _, t, sid) = counted_schedule(level, rows_per_day, table).await;
         let first = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
         let rows = 28 * rows_per_day as u64;
         assert_eq!((first.rows_fetched, first.rows_written), (rows, rows));
         assert_eq!(
-            staging_items(&proxy),
+            items_counted(&proxy, table),
             (28, rows as usize + 28),
             "{level}: a day digest read each (none yet), each row and each day's digest written"
         );
@@ -835,7 +799,7 @@ async fn a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none() {
         proxy.forget_requests();
         let rerun = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
         // `make bench` reports this line.
-        let (reads, writes) = staging_items(&proxy);
+        let (reads, writes) = items_counted(&proxy, table);
         println!(
             "re-run of an unchanged 28-day window, {rows_per_day} {level} rows a day: \
              {reads} item reads, {writes} item writes"
@@ -851,7 +815,8 @@ async fn a_rerun_of_an_unchanged_window_reads_one_item_a_day_and_writes_none() {
 
 #[tokio::test]
 async fn a_window_with_one_restated_row_writes_that_row_and_its_days_digest() {
-    let (proxy, extractor, connector, t, sid) = counted_schedule("ad", 50).await;
+    let table = &aws().staging_table;
+    let (proxy, extractor, connector, t, sid) = counted_schedule("ad", 50, table).await;
     run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
     *connector.restated.lock().unwrap() = Some((d("2026-04-17"), 31));
     proxy.forget_requests();
@@ -859,7 +824,7 @@ async fn a_window_with_one_restated_row_writes_that_row_and_its_days_digest() {
     let rerun = run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
     assert_eq!(rerun.rows_written, 1);
     assert_eq!(
-        staging_items(&proxy),
+        items_counted(&proxy, table),
         (28, 2),
         "the row and its day's digest"
     );
@@ -874,7 +839,8 @@ async fn a_window_with_one_restated_row_writes_that_row_and_its_days_digest() {
 
 #[tokio::test]
 async fn a_day_re_read_8_and_20_days_after_it_was_staged_writes_nothing() {
-    let (proxy, extractor, _, t, sid) = counted_schedule("campaign", 3).await;
+    let table = &aws().staging_table;
+    let (proxy, extractor, _, t, sid) = counted_schedule("campaign", 3, table).await;
     run_at(&extractor, &t, &sid, "2026-04-29T06:00:00Z").await;
     let prefix = format!("{}#", t.id);
     let staged = aws().staging_stream_records(&prefix).await.unwrap().len();
@@ -891,7 +857,7 @@ async fn a_day_re_read_8_and_20_days_after_it_was_staged_writes_nothing() {
         (36 * 3, 8 * 3)
     );
     assert_eq!(
-        staging_items(&proxy),
+        items_counted(&proxy, table),
         (36, 8 * 3 + 8),
         "the new days' rows and digests only"
     );
@@ -905,7 +871,7 @@ async fn a_day_re_read_8_and_20_days_after_it_was_staged_writes_nothing() {
         (later_20.rows_fetched, later_20.rows_written),
         (40 * 3, 12 * 3)
     );
-    assert_eq!(staging_items(&proxy), (40, 12 * 3 + 12));
+    assert_eq!(items_counted(&proxy, table), (40, 12 * 3 + 12));
     let records = aws().staging_stream_records(&prefix).await.unwrap();
     let writes = records
         .iter()

@@ -1,7 +1,8 @@
 //! The staging table's day digests against moto (`crates/extractor/src/staging/digest.rs`):
 //! a day too large for one item, two chunks racing on one day's digest, and a digest item
-//! that is not one. The run-level counts (one read a day, no write for unchanged rows) are
-//! in `extractor_runs.rs`.
+//! that is not one, in the stream-less copy of the staging table (25,000 rows on the shared
+//! stream would slow every test reading it). The run-level counts (one read a day, no
+//! write for unchanged rows) are in `extractor_runs.rs`.
 
 use adpipe_domain::{AdMetricRow, Level};
 use adpipe_testkit::{FaultProxy, aws, unique_tenant};
@@ -34,26 +35,16 @@ fn ads(tenant: &str, n: usize) -> Vec<AdMetricRow> {
 
 async fn staging_through(proxy: &FaultProxy) -> DynamoStaging {
     let client = adpipe_testkit::dynamodb_at(&proxy.endpoint()).await;
-    DynamoStaging::new(client, &aws().staging_table, 7).with_backoff(std::time::Duration::ZERO)
+    let table = aws().bulk_staging_table().await;
+    DynamoStaging::new(client, table, 7).with_backoff(std::time::Duration::ZERO)
 }
 
 /// The tenant's digest items: (sort key, size of its `hashes` in bytes).
 async fn digest_items(tenant: &str) -> Vec<(String, usize)> {
-    let out = aws()
-        .dynamodb()
+    let table = aws().bulk_staging_table().await;
+    aws()
+        .items_under(table, &format!("#DIGEST#{tenant}#{CONNECTION}"))
         .await
-        .query()
-        .table_name(&aws().staging_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(format!("#DIGEST#{tenant}#{CONNECTION}")),
-        )
-        .send()
-        .await
-        .unwrap();
-    out.items
-        .unwrap_or_default()
         .into_iter()
         .map(|item| {
             let sk = item["sk"].as_s().unwrap().clone();
@@ -71,7 +62,7 @@ async fn a_day_past_the_400_kb_item_limit_keeps_its_digest_in_parts_and_reads_ba
     let tenant = unique_tenant();
     let proxy = FaultProxy::start(&aws().endpoint).await;
     let staging = staging_through(&proxy).await;
-    let table = &aws().staging_table;
+    let table = aws().bulk_staging_table().await;
     let rows = ads(&tenant, 25_000);
 
     assert_eq!(staging.write_all(rows.clone()).await.unwrap(), 25_000);
@@ -114,7 +105,8 @@ async fn a_day_past_the_400_kb_item_limit_keeps_its_digest_in_parts_and_reads_ba
 #[tokio::test]
 async fn two_chunks_racing_on_one_days_digest_keep_both_rows() {
     let tenant = unique_tenant();
-    let staging = DynamoStaging::new(aws().dynamodb().await, &aws().staging_table, 7);
+    let table = aws().bulk_staging_table().await;
+    let staging = DynamoStaging::new(aws().dynamodb().await, table, 7);
     let rows = ads(&tenant, 2);
 
     // Both read the day's digest (none yet) before either stores it.
@@ -136,9 +128,10 @@ async fn two_chunks_racing_on_one_days_digest_keep_both_rows() {
 #[tokio::test]
 async fn a_digest_item_that_is_not_one_fails_the_write_by_name_and_stages_nothing() {
     let tenant = unique_tenant();
+    let table = aws().bulk_staging_table().await;
     let db = aws().dynamodb().await;
     db.put_item()
-        .table_name(&aws().staging_table)
+        .table_name(table)
         .item(
             "pk",
             AttributeValue::S(format!("#DIGEST#{tenant}#{CONNECTION}")),
@@ -149,20 +142,18 @@ async fn a_digest_item_that_is_not_one_fails_the_write_by_name_and_stages_nothin
         .send()
         .await
         .unwrap();
-    let staging = DynamoStaging::new(db.clone(), &aws().staging_table, 7);
+    let staging = DynamoStaging::new(db.clone(), table, 7);
 
     let error = staging.write_all(ads(&tenant, 3)).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "a stored item could not be read: digest item: neither `hashes` nor a `part_set`"
     );
-    let rows = db
-        .query()
-        .table_name(&aws().staging_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("{tenant}#facebook#act_1")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rows.count, 0, "no row staged past a digest it cannot read");
+    let rows = aws()
+        .items_under(table, &format!("{tenant}#facebook#act_1"))
+        .await;
+    assert!(
+        rows.is_empty(),
+        "no row staged past a digest it cannot read"
+    );
 }

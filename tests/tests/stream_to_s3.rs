@@ -128,40 +128,15 @@ async fn current_objects(tenant: &str) -> Vec<String> {
 }
 
 async fn keys_under(prefix: &str) -> Vec<String> {
-    let out = aws()
-        .s3()
-        .await
-        .list_objects_v2()
-        .bucket(&aws().data_bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    let mut keys: Vec<String> = out
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
-    keys.sort();
-    keys
+    aws().lake_keys(prefix).await
+}
+
+async fn body(key: &str) -> Bytes {
+    aws().lake_object(key).await
 }
 
 async fn read_parquet(key: &str) -> (arrow_schema::SchemaRef, Vec<RecordBatch>) {
-    let body = aws()
-        .s3()
-        .await
-        .get_object()
-        .bucket(&aws().data_bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(body).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body(key).await).unwrap();
     let schema = reader.schema().clone();
     let batches = reader
         .build()
@@ -171,16 +146,21 @@ async fn read_parquet(key: &str) -> (arrow_schema::SchemaRef, Vec<RecordBatch>) 
     (schema, batches)
 }
 
-fn sum(batches: &[RecordBatch], column: &str) -> i64 {
+/// The batch's column `name`, as the array type it has.
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap()
+}
+
+fn sum(batches: &[RecordBatch], name: &str) -> i64 {
     batches
         .iter()
         .map(|b| {
-            let values = b
-                .column_by_name(column)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
+            let values = column::<Int64Array>(b, name);
             (0..values.len())
                 .filter(|&i| values.is_valid(i))
                 .map(|i| values.value(i))
@@ -653,20 +633,8 @@ async fn current_clicks(tenant: &str) -> BTreeMap<String, i64> {
     for key in current_objects(tenant).await {
         let (_, batches) = read_parquet(&key).await;
         for batch in batches {
-            let keys = batch
-                .column_by_name("row_key")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::StringArray>()
-                .unwrap()
-                .clone();
-            let values = batch
-                .column_by_name("clicks")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .clone();
+            let keys = column::<arrow_array::StringArray>(&batch, "row_key");
+            let values = column::<Int64Array>(&batch, "clicks");
             for i in 0..batch.num_rows() {
                 let old = clicks.insert(keys.value(i).to_owned(), values.value(i));
                 assert!(
@@ -701,34 +669,8 @@ async fn etag(key: &str) -> String {
         .to_owned()
 }
 
-async fn body(key: &str) -> Bytes {
-    aws()
-        .s3()
-        .await
-        .get_object()
-        .bucket(&aws().data_bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes()
-}
-
 async fn put_object(key: &str, body: Vec<u8>) {
-    aws()
-        .s3()
-        .await
-        .put_object()
-        .bucket(&aws().data_bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
+    aws().put_lake_object(key, body).await;
 }
 
 fn current_key(tenant: &str, d: NaiveDate) -> String {
@@ -781,13 +723,7 @@ async fn a_restated_row_has_two_versions_in_the_history_and_its_newest_alone_in_
     let campaigns: Vec<String> = batches
         .iter()
         .flat_map(|b| {
-            let c = b
-                .column_by_name("campaign_id")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::StringArray>()
-                .unwrap()
-                .clone();
+            let c = column::<arrow_array::StringArray>(b, "campaign_id");
             (0..c.len()).map(move |i| c.value(i).to_owned())
         })
         .collect();

@@ -1,6 +1,7 @@
 //! What a schedule extracts: the report level and how far back it reads.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,14 @@ pub enum Level {
 }
 
 impl Level {
+    pub const ALL: [Level; 5] = [
+        Level::Campaign,
+        Level::AdGroup,
+        Level::Ad,
+        Level::Channel,
+        Level::Video,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Campaign => "campaign",
@@ -40,6 +49,22 @@ impl Level {
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = FieldError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "level",
+                    "must be one of campaign, ad_group, ad, channel, video",
+                )
+            })
     }
 }
 

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -36,22 +36,33 @@ use stream_to_s3::{
 const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 const RUNS: usize = 21;
 
-/// Discards objects, counting their bytes; answers the current objects of `stored`.
+/// Counts the bytes of the objects written and answers reads from `current`, which takes
+/// the current objects written until it is frozen.
 #[derive(Default)]
-struct CountingSink {
+struct MemorySink {
     bytes: AtomicUsize,
-    stored: HashMap<String, Bytes>,
+    current: Mutex<HashMap<String, Bytes>>,
+    frozen: AtomicBool,
+}
+
+impl MemorySink {
+    /// A sink for the handler that the bench keeps a handle on.
+    fn leaked(frozen: bool) -> &'static MemorySink {
+        let sink = Box::leak(Box::<MemorySink>::default());
+        sink.frozen.store(frozen, Ordering::Relaxed);
+        sink
+    }
 }
 
 #[async_trait]
-impl ObjectSink for CountingSink {
+impl ObjectSink for &'static MemorySink {
     async fn put(&self, _key: &str, body: Bytes) -> Result<(), SinkError> {
         self.bytes.fetch_add(body.len(), Ordering::Relaxed);
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, SinkError> {
-        Ok(self.stored.get(key).map(|body| Versioned {
+        Ok(self.current.lock().unwrap().get(key).map(|body| Versioned {
             body: body.clone(),
             etag: "\"1\"".into(),
         }))
@@ -63,35 +74,13 @@ impl ObjectSink for CountingSink {
         body: Bytes,
         _condition: Precondition,
     ) -> Result<(), SinkError> {
+        if !self.frozen.load(Ordering::Relaxed) {
+            self.current
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), body.clone());
+        }
         self.put(key, body).await
-    }
-}
-
-/// Keeps the current objects written, to be the stored ones of a [`CountingSink`].
-#[derive(Default)]
-struct Keeping(Mutex<HashMap<String, Bytes>>);
-
-#[async_trait]
-impl ObjectSink for Keeping {
-    async fn put(&self, _key: &str, _body: Bytes) -> Result<(), SinkError> {
-        Ok(())
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, SinkError> {
-        Ok(self.0.lock().unwrap().get(key).map(|body| Versioned {
-            body: body.clone(),
-            etag: "\"1\"".into(),
-        }))
-    }
-
-    async fn put_if(
-        &self,
-        key: &str,
-        body: Bytes,
-        _condition: Precondition,
-    ) -> Result<(), SinkError> {
-        self.0.lock().unwrap().insert(key.to_owned(), body);
-        Ok(())
     }
 }
 
@@ -192,12 +181,7 @@ fn append_only(event: StreamEvent) -> usize {
     let mut groups: BTreeMap<Partition, Vec<adpipe_domain::AdMetricRow>> = BTreeMap::new();
     for record in event.records {
         if let Change::Row(_, row) = classify(record) {
-            let partition = Partition {
-                tenant_id: row.tenant_id.clone(),
-                platform: row.platform.as_str(),
-                date: row.date,
-            };
-            groups.entry(partition).or_default().push(*row);
+            groups.entry(Partition::of(&row)).or_default().push(*row);
         }
     }
     groups
@@ -215,38 +199,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let handler = StreamToS3::new(Box::<CountingSink>::default(), Box::new(NoQueue));
-    // The current objects as the previous day's re-read left them.
+    // Current objects that do not exist yet: reads find none, writes are not kept.
+    let handler = StreamToS3::new(Box::new(MemorySink::leaked(true)), Box::new(NoQueue));
+    // The current objects as the previous day's re-read left them, then kept as they are.
     let (previous, _) = payload(EXTRACTED_AT - 86_400_000);
-    let keeping = std::sync::Arc::new(Keeping::default());
-    struct Shared(std::sync::Arc<Keeping>);
-    #[async_trait]
-    impl ObjectSink for Shared {
-        async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
-            self.0.put(key, body).await
-        }
-        async fn get(&self, key: &str) -> Result<Option<Versioned>, SinkError> {
-            self.0.get(key).await
-        }
-        async fn put_if(&self, k: &str, b: Bytes, c: Precondition) -> Result<(), SinkError> {
-            self.0.put_if(k, b, c).await
-        }
-    }
-    let first = StreamToS3::new(Box::new(Shared(keeping.clone())), Box::new(NoQueue));
+    let stored = MemorySink::leaked(false);
+    let merging = StreamToS3::new(Box::new(stored), Box::new(NoQueue));
     assert!(
-        rt.block_on(first.handle(read(&previous)))
+        rt.block_on(merging.handle(read(&previous)))
             .batch_item_failures
             .is_empty()
     );
-    let stored = std::mem::take(&mut *keeping.0.lock().unwrap());
-    let objects = stored.len();
-    let merging = StreamToS3::new(
-        Box::new(CountingSink {
-            stored,
-            ..CountingSink::default()
-        }),
-        Box::new(NoQueue),
-    );
+    stored.frozen.store(true, Ordering::Relaxed);
+    let objects = stored.current.lock().unwrap().len();
     let floor = time(|| {
         let event: Event = serde_json::from_slice(&body).expect("an event");
         std::hint::black_box(event);

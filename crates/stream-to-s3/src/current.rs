@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use adpipe_domain::{AdMetricRow, Level, Platform};
 use arrow_array::{
@@ -20,18 +21,25 @@ use arrow_array::{
     TimestampMillisecondArray,
 };
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 
 use crate::encode::{EncodeError, encode_with, schema};
 use crate::handler::Partition;
+use crate::ports::{ObjectSink, Precondition, SinkError};
 use crate::records::Sequence;
 
 /// Top folder of the current table in the bucket (its Glue table's location).
 pub const CURRENT_PREFIX: &str = "ad_metrics";
 /// The footer key holding the highest stream sequence number merged into an object.
 pub const SEQUENCE_KEY: &str = "adpipe.last_sequence_number";
+
+/// Reads, merges and conditional writes of one current object before [`merge_into`] gives up.
+pub const MERGE_ATTEMPTS: u32 = 5;
+/// The first wait after a lost conditional write; doubled after each, plus up to as much
+/// again at random: 20, 40, 80, 160 ms, under 0.6 s in all.
+const MERGE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// The S3 key of a connection's object of a partition in the current table.
 pub fn current_key(partition: &Partition, connection_id: &str) -> String {
@@ -43,9 +51,9 @@ pub fn current_key(partition: &Partition, connection_id: &str) -> String {
     )
 }
 
-/// A current object that cannot be merged into: never overwritten by the handler.
+/// An object that is not the lake's Parquet (a current object so is never overwritten).
 #[derive(Debug, thiserror::Error)]
-#[error("current object unreadable: {0}")]
+#[error("not the data lake's Parquet: {0}")]
 pub struct DecodeError(String);
 
 /// The rows of a current object, and the highest sequence number merged into it.
@@ -55,13 +63,11 @@ pub struct Current {
     pub last: Option<Sequence>,
 }
 
-/// Reads a current object of `partition`: exactly the lake's columns, else an error.
+/// Reads an object of `partition` (a current one, or a history one: same columns):
+/// exactly the lake's columns, else an error.
 pub fn decode(file: Bytes, partition: &Partition) -> Result<Current, DecodeError> {
     let err = |e: &dyn std::fmt::Display| DecodeError(e.to_string());
-    let platform = Platform::ALL
-        .into_iter()
-        .find(|p| p.as_str() == partition.platform)
-        .ok_or_else(|| DecodeError(format!("unknown platform {}", partition.platform)))?;
+    let platform: Platform = partition.platform.parse().map_err(|e| err(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
     if builder.schema().fields() != schema().fields() {
         return Err(DecodeError(format!(
@@ -97,18 +103,6 @@ fn column<T: 'static>(batch: &RecordBatch, i: usize) -> Result<&T, DecodeError> 
         .ok_or_else(|| DecodeError(format!("column {i} has another type")))
 }
 
-fn level_of(text: &str) -> Option<Level> {
-    [
-        Level::Campaign,
-        Level::AdGroup,
-        Level::Ad,
-        Level::Channel,
-        Level::Video,
-    ]
-    .into_iter()
-    .find(|l| l.as_str() == text)
-}
-
 fn read_rows(
     batch: &RecordBatch,
     partition: &Partition,
@@ -130,13 +124,16 @@ fn read_rows(
     let text = |a: &StringArray, r: usize| a.is_valid(r).then(|| a.value(r).to_owned());
     let int = |a: &Int64Array, r: usize| a.is_valid(r).then(|| a.value(r));
     let double = |a: &Float64Array, r: usize| a.is_valid(r).then(|| a.value(r));
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     for r in 0..batch.num_rows() {
-        let level = level_of(level.value(r))
-            .ok_or_else(|| DecodeError(format!("row {r}: unknown level")))?;
+        let level: Level = level
+            .value(r)
+            .parse()
+            .map_err(|e| DecodeError(format!("row {r}: {e}")))?;
         let extracted_at = DateTime::from_timestamp_millis(extracted.value(r))
             .ok_or_else(|| DecodeError(format!("row {r}: extracted_at out of range")))?;
-        let date = epoch + chrono::Duration::days(i64::from(date.value(r)));
+        let date = date
+            .value_as_date(r)
+            .ok_or_else(|| DecodeError(format!("row {r}: date out of range")))?;
         if date != partition.date {
             return Err(DecodeError(format!("row {r}: date {date} of another day")));
         }
@@ -210,6 +207,86 @@ pub fn merge(current: Current, incoming: &[(Sequence, Arc<AdMetricRow>)]) -> Opt
         .collect();
     sort(&mut rows);
     Some(Current { rows, last: newest })
+}
+
+/// What [`merge_into`] did to a current object.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// Written back (`attempt` counts from 0) with this many bytes and rows.
+    Written {
+        bytes: usize,
+        rows: usize,
+        attempt: u32,
+    },
+    /// It already held these versions or newer: nothing written.
+    Unchanged,
+}
+
+/// Why [`merge_into`] left a current object as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The object is not the lake's Parquet: never overwritten.
+    #[error("current object is {0}")]
+    Unreadable(#[from] DecodeError),
+    #[error("current object not read: {0}")]
+    Read(SinkError),
+    #[error("current object not encoded: {0}")]
+    Encode(#[from] EncodeError),
+    #[error("current object not written: {0}")]
+    Write(SinkError),
+    /// Another writer won the conditional write on every attempt.
+    #[error("current object written by others on every one of {MERGE_ATTEMPTS} attempts")]
+    Contended,
+}
+
+/// Merges `rows` (with their sequence numbers) into the current object under `key`: reads
+/// it with its ETag, merges, writes it back only while it is still that version
+/// (`If-None-Match: *` when there was none), and on a lost race reads and merges again, up
+/// to [`MERGE_ATTEMPTS`] times with backoff.
+pub async fn merge_into(
+    sink: &dyn ObjectSink,
+    partition: &Partition,
+    key: &str,
+    rows: &[(Sequence, Arc<AdMetricRow>)],
+) -> Result<Merged, MergeError> {
+    for attempt in 0..MERGE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt - 1)).await;
+        }
+        let (current, condition) = match sink.get(key).await.map_err(MergeError::Read)? {
+            None => (Current::default(), Precondition::NoneMatch),
+            Some(object) => (
+                decode(object.body, partition)?,
+                Precondition::Match(object.etag),
+            ),
+        };
+        let Some(merged) = merge(current, rows) else {
+            return Ok(Merged::Unchanged);
+        };
+        let file = encode_current(&merged)?;
+        let bytes = file.len();
+        match sink.put_if(key, Bytes::from(file), condition).await {
+            Ok(()) => {
+                return Ok(Merged::Written {
+                    bytes,
+                    rows: merged.rows.len(),
+                    attempt,
+                });
+            }
+            Err(SinkError::PreconditionFailed(error)) => {
+                tracing::warn!(%error, attempt, "current object written by another writer first; merging again");
+            }
+            Err(error) => return Err(MergeError::Write(error)),
+        }
+    }
+    Err(MergeError::Contended)
+}
+
+/// The wait before merge attempt `n + 1`: [`MERGE_BACKOFF`] doubled `n` times, plus up to
+/// as much again at random, so racing writers spread out.
+fn backoff(n: u32) -> Duration {
+    let base = MERGE_BACKOFF * 2u32.pow(n);
+    base + base.mul_f64(fastrand::f64())
 }
 
 /// Level, campaign, ad group, ad, then `row_key`: entities' rows together in the file.

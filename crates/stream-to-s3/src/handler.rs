@@ -14,7 +14,7 @@
 //! - A group whose history object cannot be written (S3 unavailable, encoding failed), or
 //!   whose current object cannot be merged into — S3 unavailable, the object not readable
 //!   as the lake's Parquet (logged with its key and never overwritten), or another
-//!   invocation writing it first on every one of [`MERGE_ATTEMPTS`] tries — fails its
+//!   invocation writing it first on every one of [`crate::current::MERGE_ATTEMPTS`] tries — fails its
 //!   records: the response names the lowest sequence number among the records of all
 //!   failed groups and unsent poison records, and Lambda resumes the shard there (AWS's
 //!   documented semantics for `ReportBatchItemFailures`). The other groups are still
@@ -27,10 +27,7 @@
 //! names in the history; the current table keeps one version per `row_key` either way.
 
 use std::collections::BTreeMap;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -39,22 +36,17 @@ use chrono::NaiveDate;
 use futures_util::{StreamExt, future, stream};
 use tracing::Instrument;
 
-use crate::current::{Current, current_key, decode, encode_current, merge};
+use crate::current::{MergeError, Merged, current_key, merge_into};
 use crate::encode::encode;
 use crate::event::StreamEvent;
 use crate::poison::PoisonRecord;
-use crate::ports::{FailureQueue, ObjectSink, Precondition, SinkError};
+use crate::ports::{FailureQueue, ObjectSink};
 use crate::records::{Change, Sequence, classify};
 
 /// Top folder of the history table in the bucket (its Glue table's location).
 pub const HISTORY_PREFIX: &str = "ad_metrics_history";
 /// Partitions written at once: S3 takes far more, a Lambda at 128 MB holds a few files.
 const CONCURRENT_PUTS: usize = 4;
-/// Reads, merges and conditional writes of one current object before its records fail.
-pub const MERGE_ATTEMPTS: u32 = 5;
-/// The first wait after a lost conditional write; doubled after each, plus up to as much
-/// again at random: 20, 40, 80, 160 ms, under 0.6 s in all.
-const MERGE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// The partition of the data lake a row belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,7 +57,7 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub(crate) fn of(row: &AdMetricRow) -> Self {
+    pub fn of(row: &AdMetricRow) -> Self {
         Self {
             tenant_id: row.tenant_id.clone(),
             platform: row.platform.as_str(),
@@ -276,9 +268,8 @@ impl StreamToS3 {
         .await
     }
 
-    /// Merges one connection's rows of a partition into its current object: read with its
-    /// ETag, merge, write back on that condition, again from the read when another
-    /// invocation wrote first. On failure, answers the rows' lowest sequence number.
+    /// Merges one connection's rows of a partition into its current object
+    /// ([`merge_into`]); on failure, answers the rows' lowest sequence number.
     async fn merge_current(
         &self,
         partition: &Partition,
@@ -286,69 +277,41 @@ impl StreamToS3 {
         rows: Vec<(Sequence, Arc<AdMetricRow>)>,
     ) -> Result<(), Sequence> {
         let span = tracing::info_span!("current", rows = rows.len(), key = %key);
-        let lowest = rows.iter().map(|(s, _)| s).min().cloned();
-        let merged = async {
-            for attempt in 0..MERGE_ATTEMPTS {
-                if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt - 1)).await;
-                }
-                let (current, condition) = match self.sink.get(&key).await {
-                    Ok(None) => (Current::default(), Precondition::NoneMatch),
-                    Ok(Some(object)) => match decode(object.body, partition) {
-                        Ok(current) => (current, Precondition::Match(object.etag)),
-                        Err(error) => {
-                            tracing::error!(%error, key = %key, "current object not readable as the data lake's Parquet; left as it is, its records will be delivered again");
-                            return Err(());
-                        }
-                    },
-                    Err(error) => {
-                        tracing::error!(%error, "current object not read; its records will be delivered again");
-                        return Err(());
-                    }
-                };
-                let Some(merged) = merge(current, &rows) else {
-                    tracing::debug!("current object already holds these versions or newer");
-                    return Ok(());
-                };
-                let file = encode_current(&merged).map_err(|error| {
-                    tracing::error!(%error, "current object not encoded; its records will be delivered again");
-                })?;
-                let bytes = file.len();
-                match self.sink.put_if(&key, Bytes::from(file), condition).await {
-                    Ok(()) => {
-                        tracing::info!(bytes, rows = merged.rows.len(), attempt, "current object written");
-                        return Ok(());
-                    }
-                    Err(SinkError::PreconditionFailed(error)) => {
-                        tracing::warn!(%error, attempt, "current object written by another invocation first; merging again");
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "current object not written; its records will be delivered again");
-                        return Err(());
-                    }
-                }
+        let merged = merge_into(self.sink.as_ref(), partition, &key, &rows)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        match merged {
+            Ok(Merged::Written {
+                bytes,
+                rows,
+                attempt,
+            }) => {
+                tracing::info!(bytes, rows, attempt, "current object written");
+                Ok(())
             }
-            tracing::error!(
-                attempts = MERGE_ATTEMPTS,
-                "current object written by others on every attempt; its records will be delivered again"
-            );
-            Err(())
-        }
-        .instrument(span)
-        .await;
-        match (merged, lowest) {
-            (Err(()), Some(lowest)) => Err(lowest),
-            _ => Ok(()),
+            Ok(Merged::Unchanged) => {
+                tracing::debug!("current object already holds these versions or newer");
+                Ok(())
+            }
+            Err(error) => {
+                match &error {
+                    MergeError::Unreadable(_) => {
+                        tracing::error!(%error, key = %key, "current object left as it is; its records will be delivered again")
+                    }
+                    _ => {
+                        tracing::error!(%error, "current object not merged into; its records will be delivered again")
+                    }
+                }
+                // A connection has rows here, so the lowest sequence number exists.
+                rows.iter()
+                    .map(|(s, _)| s)
+                    .min()
+                    .cloned()
+                    .map_or(Ok(()), Err)
+            }
         }
     }
-}
-
-/// The wait before merge attempt `n + 1`: [`MERGE_BACKOFF`] doubled `n` times, plus up to
-/// as much again at random, so racing invocations spread out.
-fn backoff(n: u32) -> Duration {
-    let base = MERGE_BACKOFF * 2u32.pow(n);
-    let random = RandomState::new().build_hasher().finish();
-    base + base.mul_f64((random % 1024) as f64 / 1024.0)
 }
 
 fn add(groups: &mut BTreeMap<Partition, Group>, sequence: Sequence, row: AdMetricRow) {
@@ -387,7 +350,7 @@ mod tests {
 
     use super::*;
     use crate::encode::tests::row;
-    use crate::ports::{QueueError, SinkError};
+    use crate::ports::{Precondition, QueueError, SinkError};
 
     /// Keeps objects and queue messages in memory; refuses keys containing any of
     /// `refuse`, and every message while `queue_down`; takes `latency` for each call.

@@ -4,9 +4,11 @@
 //! (tenant, platform, day, connection).
 //!
 //! `event` and `image` read Lambda's event straight into rows, `records` tells rows from
-//! everything else, `encode` makes the Parquet file, `current` reads and merges the current table's objects, `handler` groups, writes, sets poison
-//! records aside and answers Lambda's `batchItemFailures`; `sink` holds the S3 adapter,
-//! `queue` the SQS one for the failure queue.
+//! everything else, `encode` makes the Parquet file, `current` reads and merges the
+//! current table's objects, `handler` groups, writes, sets poison records aside and
+//! answers Lambda's `batchItemFailures`; `sink` holds the S3 adapter, `queue` the SQS one
+//! for the failure queue. `migrate` is the one-off upgrade of a lake written before the
+//! current table (the `adpipe-migrate-lake` binary, which no function packages).
 
 pub mod config;
 pub mod current;
@@ -14,6 +16,7 @@ pub mod encode;
 pub mod event;
 pub mod handler;
 pub mod image;
+pub mod migrate;
 pub mod poison;
 pub mod ports;
 pub mod queue;
@@ -21,9 +24,9 @@ pub mod records;
 pub mod sink;
 
 pub use config::Config;
-pub use current::{CURRENT_PREFIX, current_key};
+pub use current::{CURRENT_PREFIX, MERGE_ATTEMPTS, MergeError, Merged, current_key, merge_into};
 pub use event::StreamEvent;
-pub use handler::{HISTORY_PREFIX, MERGE_ATTEMPTS, Partition, StreamToS3, object_key};
+pub use handler::{HISTORY_PREFIX, Partition, StreamToS3, object_key};
 pub use poison::PoisonRecord;
 pub use ports::{FailureQueue, ObjectSink, Precondition, QueueError, SinkError, Versioned};
 

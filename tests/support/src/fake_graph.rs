@@ -2,7 +2,10 @@
 //! Meta's documented wire format: the account's `timezone_name`/`currency`, synchronous
 //! insights with cursor paging, and asynchronous report runs. Numbers are a pure function
 //! of (entity, day), so every fetch of a day answers the same — as Meta does once a day
-//! has settled.
+//! has settled — until a restatement is posted: `POST /v26.0/_fake/restate` with form
+//! fields `campaign_id`, `date` and `purchases` adds that many late-attributed purchases
+//! to the campaign's day (at every level, on its first entity), as Meta's attribution
+//! windows do for up to 28 days. It needs no access token; it is the fake's own control.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +64,8 @@ struct State {
     base: OnceLock<String>,
     next_report: AtomicU64,
     reports: std::sync::Mutex<HashMap<String, HashMap<String, String>>>,
+    /// Late purchases per (campaign id, day), from `_fake/restate`.
+    restated: std::sync::Mutex<HashMap<(String, NaiveDate), u64>>,
 }
 
 impl State {
@@ -79,6 +84,9 @@ impl State {
             if let Ok(body) = req.into_body().collect().await {
                 params.extend(form_urlencoded::parse(&body.to_bytes()).into_owned());
             }
+        }
+        if method == Method::POST && path == "_fake/restate" {
+            return self.restate(&params);
         }
         if !params.contains_key("access_token") {
             return error(
@@ -129,6 +137,26 @@ impl State {
         }
     }
 
+    /// Records late purchases for a campaign's day; answers the campaign's new total.
+    fn restate(&self, params: &HashMap<String, String>) -> Response<Body> {
+        let campaign = params
+            .get("campaign_id")
+            .filter(|c| CAMPAIGNS.iter().any(|(id, _)| id == c));
+        let date = params.get("date").and_then(|d| d.parse::<NaiveDate>().ok());
+        let purchases = params.get("purchases").and_then(|p| p.parse::<u64>().ok());
+        let (Some(campaign), Some(date), Some(purchases)) = (campaign, date, purchases) else {
+            return error(
+                400,
+                100,
+                "restate takes campaign_id (a demo campaign), date (YYYY-MM-DD) and purchases (a count)",
+            );
+        };
+        let mut restated = self.restated.lock().unwrap_or_else(|p| p.into_inner());
+        let total = restated.entry((campaign.clone(), date)).or_default();
+        *total += purchases;
+        ok(json!({"campaign_id": campaign, "date": date.to_string(), "late_purchases": *total}))
+    }
+
     fn report(&self, id: &str) -> Option<HashMap<String, String>> {
         self.reports
             .lock()
@@ -154,7 +182,8 @@ impl State {
         let rows = if large {
             Vec::new()
         } else {
-            rows(level, since, until)
+            let restated = self.restated.lock().unwrap_or_else(|p| p.into_inner());
+            rows(level, since, until, &restated)
         };
         let total = if large {
             LARGE_ADS * ((until - since).num_days() as usize + 1)
@@ -203,7 +232,7 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
     let ad = i % LARGE_ADS;
     let (adset, campaign) = (ad / 100, ad / 1_000);
     let seed = seed(campaign as u64, ad as u64, day);
-    let mut row = metrics(200 + seed % 5_000, seed, day);
+    let mut row = metrics(200 + seed % 5_000, seed, day, 0);
     if let Some(row) = row.as_object_mut() {
         for (k, v) in [
             ("campaign_id", format!("1202200{campaign:011}")),
@@ -226,11 +255,11 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
 }
 
 /// The metrics of one entity's day, as Meta writes them: `impressions`, and clicks,
-/// spend and purchases derived from `seed`.
-fn metrics(impressions: u64, seed: u64, day: NaiveDate) -> Value {
+/// spend and purchases derived from `seed`, plus `late_purchases` attributed afterwards.
+fn metrics(impressions: u64, seed: u64, day: NaiveDate, late_purchases: u64) -> Value {
     let clicks = impressions * (10 + seed % 30) / 1_000;
     let spend_cents = clicks * (40 + seed % 80);
-    let purchases = clicks / 25;
+    let purchases = clicks / 25 + late_purchases;
     let purchase_cents = purchases * 4_250;
     let purchase_value = format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100);
     json!({
@@ -262,8 +291,14 @@ fn time_range(params: &HashMap<String, String>) -> Option<(NaiveDate, NaiveDate)
     Some((day("since")?, day("until")?))
 }
 
-/// The demo account's rows at `level` for each day: 3 campaigns, 2 ad sets each, 2 ads each.
-fn rows(level: &str, since: NaiveDate, until: NaiveDate) -> Vec<Value> {
+/// The demo account's rows at `level` for each day: 3 campaigns, 2 ad sets each, 2 ads
+/// each; a campaign's late purchases of a day go to its first entity.
+fn rows(
+    level: &str,
+    since: NaiveDate,
+    until: NaiveDate,
+    restated: &HashMap<(String, NaiveDate), u64>,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let mut day = since;
     while day <= until {
@@ -292,7 +327,14 @@ fn rows(level: &str, since: NaiveDate, until: NaiveDate) -> Vec<Value> {
             let share = entities.len() as u64;
             for (e, mut entity) in entities.into_iter().enumerate() {
                 let seed = seed(c as u64, e as u64, day);
-                let metrics = metrics((2_000 + seed % 8_000) / share, seed, day);
+                let late = match e {
+                    0 => restated
+                        .get(&((*campaign_id).to_owned(), day))
+                        .copied()
+                        .unwrap_or(0),
+                    _ => 0,
+                };
+                let metrics = metrics((2_000 + seed % 8_000) / share, seed, day, late);
                 entity["campaign_id"] = json!(campaign_id);
                 entity["campaign_name"] = json!(campaign_name);
                 if let (Some(target), Some(source)) = (entity.as_object_mut(), metrics.as_object())
@@ -402,5 +444,69 @@ mod tests {
         ))
         .await;
         assert_eq!(no_token["error"]["code"], 190);
+    }
+
+    #[tokio::test]
+    async fn a_restatement_changes_that_campaigns_day_and_nothing_else() {
+        let graph = FakeGraphApi::start().await;
+        let range =
+            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-02"}"#)
+                .collect::<String>();
+        let url = format!(
+            "{}/{DEMO_ACCOUNT}/insights?access_token=t&time_increment=1&time_range={range}",
+            graph.url()
+        );
+        let before = get(&url).await["data"].as_array().unwrap().clone();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let restate = |form: &'static [(&'static str, &'static str)]| {
+            client
+                .post(format!("{}/_fake/restate", graph.url()))
+                .form(form)
+                .send()
+        };
+        let refused = restate(&[
+            ("campaign_id", "1"),
+            ("date", "2026-03-01"),
+            ("purchases", "3"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(refused.status(), 400, "not a demo campaign");
+        let answer: Value = restate(&[
+            ("campaign_id", "120210000000000001"),
+            ("date", "2026-03-01"),
+            ("purchases", "3"),
+        ])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(answer["late_purchases"], 3);
+        let after = get(&url).await["data"].as_array().unwrap().clone();
+        let purchases = |row: &Value| -> u64 {
+            row["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["action_type"] == "omni_purchase")
+                .unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let changed: Vec<usize> = (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect();
+        assert_eq!(changed.len(), 1, "one row restated");
+        let row = &after[changed[0]];
+        assert_eq!(row["campaign_id"], "120210000000000001");
+        assert_eq!(row["date_start"], "2026-03-01");
+        assert_eq!(purchases(row), purchases(&before[changed[0]]) + 3);
+        assert_eq!(
+            row["clicks"], before[changed[0]]["clicks"],
+            "only purchases move"
+        );
     }
 }

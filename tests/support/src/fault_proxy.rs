@@ -33,6 +33,16 @@ struct State {
     client: reqwest::Client,
     faults: Mutex<Faults>,
     seen: Mutex<Vec<Seen>>,
+    /// DynamoDB request units per table, as on-demand bills them (reads from answers).
+    units: Mutex<Vec<(String, RequestUnits)>>,
+}
+
+/// DynamoDB on-demand request units: a read request unit is 4 KB strongly consistent (half
+/// of one eventually consistent), a write request unit 1 KB, each item rounded up.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RequestUnits {
+    pub read: f64,
+    pub write: f64,
 }
 
 #[derive(Default)]
@@ -104,6 +114,7 @@ impl FaultProxy {
                 .expect("an HTTP client"),
             faults: Mutex::default(),
             seen: Mutex::default(),
+            units: Mutex::default(),
         });
         let handler_state = Arc::clone(&state);
         let server = Server::start(move |request| {
@@ -180,6 +191,21 @@ impl FaultProxy {
     /// Forgets the requests seen so far: the counts start again from zero.
     pub fn forget_requests(&self) {
         lock(&self.state.seen).clear();
+        lock(&self.state.units).clear();
+    }
+
+    /// The request units `table` consumed so far: writes from the items of each request
+    /// (PutItem, BatchWriteItem puts; a delete or update counts its request's item), reads
+    /// from the items each successful GetItem, BatchGetItem or Query answered (a key found
+    /// missing costs the minimum, as DynamoDB bills it).
+    pub fn request_units(&self, table: &str) -> RequestUnits {
+        lock(&self.state.units)
+            .iter()
+            .filter(|(name, _)| name == table)
+            .fold(RequestUnits::default(), |sum, (_, u)| RequestUnits {
+                read: sum.read + u.read,
+                write: sum.write + u.write,
+            })
     }
 
     /// Items read from `table` so far (GetItem, and each key of BatchGetItem).
@@ -247,6 +273,10 @@ impl State {
             .as_deref()
             .map(|op| dynamodb_items(op, &body))
             .unwrap_or_default();
+        let request_json = operation
+            .as_deref()
+            .filter(|op| op.starts_with("DynamoDB_20120810."))
+            .and_then(|_| serde_json::from_slice::<serde_json::Value>(&body).ok());
         let (fail, answer, hold) = {
             let mut faults = lock(&self.faults);
             let fail = operation
@@ -265,6 +295,9 @@ impl State {
                 .map(|i| faults.holds.remove(i).gate);
             (fail, answer, hold)
         };
+        let dynamodb_operation = operation
+            .clone()
+            .filter(|op| op.starts_with("DynamoDB_20120810."));
         lock(&self.seen).push(Seen {
             operation,
             method,
@@ -282,17 +315,29 @@ impl State {
             // Never closed: a permit comes from `Held::release`.
             let _ = gate.release.acquire().await.map(|p| p.forget());
         }
-        self.forward(parts, body).await.unwrap_or_else(|e| {
-            let message = format!("fault proxy: upstream {} failed: {e}", self.upstream);
-            respond(502, "text/plain", message)
-        })
+        let (response, answer_body) = match self.forward(parts, body).await {
+            Ok(forwarded) => forwarded,
+            Err(e) => {
+                let message = format!("fault proxy: upstream {} failed: {e}", self.upstream);
+                return respond(502, "text/plain", message);
+            }
+        };
+        if let (Some(op), Some(request)) = (dynamodb_operation, request_json) {
+            let answered = response
+                .status()
+                .is_success()
+                .then(|| serde_json::from_slice::<serde_json::Value>(&answer_body).ok())
+                .flatten();
+            lock(&self.units).extend(units::of(&op, &request, answered.as_ref()));
+        }
+        response
     }
 
     async fn forward(
         &self,
         parts: http::request::Parts,
         body: Bytes,
-    ) -> Result<Response<Body>, reqwest::Error> {
+    ) -> Result<(Response<Body>, Bytes), reqwest::Error> {
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let upstream = self
             .client
@@ -304,10 +349,10 @@ impl State {
         let status = upstream.status();
         let headers = end_to_end(upstream.headers().clone());
         let body: Bytes = upstream.bytes().await?;
-        let mut response = Response::new(Body::new(body));
+        let mut response = Response::new(Body::new(body.clone()));
         *response.status_mut() = status;
         *response.headers_mut() = headers;
-        Ok(response)
+        Ok((response, body))
     }
 }
 
@@ -447,5 +492,180 @@ mod tests {
             4,
             "three failed attempts, one success"
         );
+    }
+}
+
+/// DynamoDB's request units of one request and its answer, per table (what on-demand mode
+/// bills): item sizes as the Developer Guide's "Item sizes and formats" counts them.
+mod units {
+    use serde_json::{Map, Value};
+
+    use super::RequestUnits;
+
+    const READ_UNIT: f64 = 4096.0;
+    const WRITE_UNIT: f64 = 1024.0;
+
+    pub(super) fn of(
+        operation: &str,
+        request: &Value,
+        answer: Option<&Value>,
+    ) -> Vec<(String, RequestUnits)> {
+        let table = || request["TableName"].as_str().unwrap_or_default().to_owned();
+        let strong = |r: &Value| r["ConsistentRead"].as_bool().unwrap_or(false);
+        let reads = |units: f64| RequestUnits {
+            read: units,
+            write: 0.0,
+        };
+        let writes = |units: f64| RequestUnits {
+            read: 0.0,
+            write: units,
+        };
+        match operation.trim_start_matches("DynamoDB_20120810.") {
+            "GetItem" => {
+                let size = answer
+                    .and_then(|a| a["Item"].as_object())
+                    .map_or(0, size_of);
+                vec![(table(), reads(read_units(size, strong(request))))]
+            }
+            "Query" | "Scan" => {
+                let size: usize = answer
+                    .and_then(|a| a["Items"].as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object)
+                    .map(size_of)
+                    .sum();
+                vec![(table(), reads(read_units(size, strong(request))))]
+            }
+            "BatchGetItem" => request["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, entry)| {
+                    let keys = entry["Keys"].as_array().map_or(0, Vec::len);
+                    let found: Vec<usize> = answer
+                        .and_then(|a| a["Responses"][name].as_array())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_object)
+                        .map(size_of)
+                        .collect();
+                    let strong = strong(entry);
+                    let missing = keys.saturating_sub(found.len());
+                    let units = found.iter().map(|&s| read_units(s, strong)).sum::<f64>()
+                        + missing as f64 * read_units(0, strong);
+                    (name.clone(), reads(units))
+                })
+                .collect(),
+            "PutItem" => {
+                let size = request["Item"].as_object().map_or(0, size_of);
+                vec![(table(), writes(write_units(size)))]
+            }
+            "UpdateItem" | "DeleteItem" => {
+                let size = request["Key"].as_object().map_or(0, size_of)
+                    + request["ExpressionAttributeValues"]
+                        .as_object()
+                        .map_or(0, size_of);
+                vec![(table(), writes(write_units(size)))]
+            }
+            "BatchWriteItem" => request["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, entries)| {
+                    let units = entries
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| {
+                            let item = e["PutRequest"]["Item"]
+                                .as_object()
+                                .or_else(|| e["DeleteRequest"]["Key"].as_object());
+                            write_units(item.map_or(0, size_of))
+                        })
+                        .sum();
+                    (name.clone(), writes(units))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn read_units(size: usize, strong: bool) -> f64 {
+        let units = (size.max(1) as f64 / READ_UNIT).ceil();
+        if strong { units } else { units / 2.0 }
+    }
+
+    fn write_units(size: usize) -> f64 {
+        (size.max(1) as f64 / WRITE_UNIT).ceil()
+    }
+
+    /// An item's size: each attribute's name and value.
+    pub(super) fn size_of(item: &Map<String, Value>) -> usize {
+        item.iter()
+            .map(|(name, value)| name.len() + value_size(value))
+            .sum()
+    }
+
+    /// A DynamoDB JSON value's size: strings in UTF-8, numbers about one byte per two
+    /// significant digits plus one, binary decoded, 1 for BOOL and NULL, 3 bytes of
+    /// overhead for a list or map plus 1 per element.
+    fn value_size(value: &Value) -> usize {
+        let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
+            return 0;
+        };
+        let text = || v.as_str().unwrap_or_default();
+        let number = |n: &str| {
+            let digits = n
+                .trim_start_matches('-')
+                .replace('.', "")
+                .trim_matches('0')
+                .len();
+            digits.div_ceil(2) + 1
+        };
+        let binary = |b: &str| b.trim_end_matches('=').len() * 3 / 4;
+        let strings = || v.as_array().into_iter().flatten().filter_map(Value::as_str);
+        match kind.as_str() {
+            "S" => text().len(),
+            "N" => number(text()),
+            "B" => binary(text()),
+            "BOOL" | "NULL" => 1,
+            "SS" => strings().map(str::len).sum(),
+            "NS" => strings().map(number).sum(),
+            "BS" => strings().map(binary).sum(),
+            "L" => {
+                3 + v
+                    .as_array()
+                    .map_or(0, |l| l.iter().map(|e| 1 + value_size(e)).sum())
+            }
+            "M" => {
+                3 + v.as_object().map_or(0, |m| {
+                    m.iter().map(|(k, e)| 1 + k.len() + value_size(e)).sum()
+                })
+            }
+            _ => 0,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        use super::*;
+
+        #[test]
+        fn sizes_and_units_follow_dynamodbs_rules() {
+            let item = json!({"pk": {"S": "abc"}, "n": {"N": "12345"}, "b": {"B": "AAAA"}, "t": {"BOOL": true}});
+            // 2+3, 1+(5 digits: 3+1), 1+3, 1+1
+            assert_eq!(size_of(item.as_object().unwrap()), 5 + 5 + 4 + 2);
+            let big = json!({"pk": {"S": "x".repeat(5000)}});
+            let put = json!({"TableName": "t", "Item": big});
+            assert_eq!(of("DynamoDB_20120810.PutItem", &put, None)[0].1.write, 5.0);
+            let get = json!({"RequestItems": {"t": {"Keys": [{}, {}, {}]}}});
+            let answer = json!({"Responses": {"t": [big, {"pk": {"S": "y"}}]}});
+            // 5,002 bytes: 2 units, half each eventually consistent; 1 small; 1 missing.
+            let units = of("DynamoDB_20120810.BatchGetItem", &get, Some(&answer));
+            assert_eq!(units[0].1.read, 1.0 + 0.5 + 0.5);
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The process-wide local AWS (moto) and SDK clients pointed at it.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::thread;
 
@@ -61,6 +62,65 @@ impl TestAws {
         dynamodb_at(&self.endpoint).await
     }
 
+    /// `StagingTable` again, without its stream, made on first use: for tests that stage
+    /// tens of thousands of rows, which on the shared stream would slow every test that
+    /// reads it.
+    pub async fn bulk_staging_table(&self) -> &'static str {
+        static BULK: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        BULK.get_or_init(|| async {
+            let name = format!("{}-bulk", self.staging_table);
+            let mut template = try_template().expect("template.yaml").clone();
+            if let Some(props) =
+                template["Resources"]["StagingTable"]["Properties"].as_mapping_mut()
+            {
+                props.remove("StreamSpecification");
+            }
+            create_table(&self.dynamodb().await, &template, "StagingTable", &name)
+                .await
+                .expect("the bulk staging table");
+            name
+        })
+        .await
+    }
+
+    /// Every item of the staging table under partition key `pk`, page after page.
+    pub async fn staging_items(
+        &self,
+        pk: &str,
+    ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.items_under(&self.staging_table, pk).await
+    }
+
+    /// Every item of `table` under partition key `pk`, page after page.
+    pub async fn items_under(
+        &self,
+        table: &str,
+        pk: &str,
+    ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let client = self.dynamodb().await;
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(pk.to_owned()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Query");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
     pub async fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
         eventbridge_at(&self.endpoint).await
     }
@@ -79,6 +139,58 @@ impl TestAws {
 
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&sdk_config(&self.endpoint).await)
+    }
+
+    /// Keys under `prefix` in the data bucket, page after page, sorted.
+    pub async fn lake_keys(&self, prefix: &str) -> Vec<String> {
+        let s3 = self.s3().await;
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(&self.data_bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.expect("ListObjectsV2");
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        keys.sort();
+        keys
+    }
+
+    /// The body of the data bucket's object under `key`.
+    pub async fn lake_object(&self, key: &str) -> bytes::Bytes {
+        self.s3()
+            .await
+            .get_object()
+            .bucket(&self.data_bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetObject {key}: {e:?}"))
+            .body
+            .collect()
+            .await
+            .expect("the object's body")
+            .into_bytes()
+    }
+
+    /// Writes `body` under `key` in the data bucket.
+    pub async fn put_lake_object(&self, key: &str, body: Vec<u8>) {
+        self.s3()
+            .await
+            .put_object()
+            .bucket(&self.data_bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutObject {key}: {e:?}"));
     }
 }
 

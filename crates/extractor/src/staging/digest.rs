@@ -8,8 +8,9 @@
 //!
 //! Layout: `pk = #DIGEST#<tenant>#<connection>` (`#` starts no tenant id, so no row's
 //! partition looks like it), `sk = <level>#<date>`; `hashes` holds 16 bytes a row, sorted
-//! (8 of a SHA-256 of the `row_key`, 8 of its `content_hash`), `digest` a SHA-256 of those
-//! bytes, `digest_version` the count of its writes (writes are conditional on it). A day of
+//! (8 of a SHA-256 of the `row_key`, 8 of its `content_hash`), `rows` their count (for a
+//! person reading the table), `digest_version` the count of its writes (writes are
+//! conditional on it). A day of
 //! more than [`ROWS_PER_ITEM`] rows keeps its hashes in part items
 //! `<level>#<date>#<part set>#<i>` the head names, under DynamoDB's 400 KB item limit.
 //! The items carry no `row_key`, so stream-to-s3 passes over their stream records.
@@ -26,7 +27,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest as _, Sha256};
 
 pub const VERSION: &str = "digest_version";
-pub const DIGEST: &str = "digest";
 const ROWS: &str = "rows";
 const HASHES: &str = "hashes";
 const PART_SET: &str = "part_set";
@@ -195,10 +195,6 @@ pub fn items(
     let number = |n: i64| AttributeValue::N(n.to_string());
     let mut head = key.key();
     head.insert(VERSION.into(), number(version as i64));
-    head.insert(
-        DIGEST.into(),
-        AttributeValue::S(adpipe_domain::hex(&Sha256::digest(&hashes))),
-    );
     head.insert(ROWS.into(), number(day.len() as i64));
     head.insert(EXPIRES_AT.into(), number(expires_at));
     if day.len() <= ROWS_PER_ITEM {
@@ -293,6 +289,18 @@ mod tests {
         day
     }
 
+    /// The ad-level day 2026-03-01 of tenant `t`'s connection `con_1`.
+    fn ad_day() -> DayKey {
+        DayKey::of(&campaign_row(
+            "t",
+            "con_1",
+            "act_1",
+            Level::Ad,
+            "c1",
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        ))
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_780_000_000, 0).unwrap()
     }
@@ -321,14 +329,7 @@ mod tests {
 
     #[test]
     fn a_small_day_is_one_item_that_reads_back_as_written() {
-        let key = DayKey::of(&campaign_row(
-            "t",
-            "con_1",
-            "act_1",
-            Level::Ad,
-            "c1",
-            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-        ));
+        let key = ad_day();
         let day = day_of(500);
         let (head, parts, stored) = items(&key, &day, 3, "unused", now());
         assert!(parts.is_empty());
@@ -346,14 +347,7 @@ mod tests {
 
     #[test]
     fn a_day_past_the_item_limit_splits_into_parts_each_under_400_kb() {
-        let key = DayKey::of(&campaign_row(
-            "t",
-            "con_1",
-            "act_1",
-            Level::Ad,
-            "c1",
-            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-        ));
+        let key = ad_day();
         let day = day_of(45_000);
         let (head, parts, stored) = items(&key, &day, 1, "1-abc", now());
         assert_eq!(parts.len(), 3);
@@ -389,14 +383,7 @@ mod tests {
 
     #[test]
     fn a_malformed_digest_item_is_refused_by_name() {
-        let key = DayKey::of(&campaign_row(
-            "t",
-            "con_1",
-            "act_1",
-            Level::Ad,
-            "c1",
-            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-        ));
+        let key = ad_day();
         let (mut head, _, _) = items(&key, &day_of(2), 1, "x", now());
         head.insert(HASHES.into(), AttributeValue::B(Blob::new(vec![0; 17])));
         let err = from_head(&head).unwrap_err().to_string();

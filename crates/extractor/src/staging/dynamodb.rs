@@ -11,7 +11,7 @@
 //! fails — never a silent loss. A batch's items are built as it is sent, so a large write
 //! holds a few batches of items, not one item per row, and they stay in cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use adpipe_domain::AdMetricRow;
@@ -110,14 +110,8 @@ impl DynamoStaging {
 
     /// The items of these keys that exist, 100 keys a request, a few requests at a time.
     async fn get_all(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let mut keys = keys.into_iter().peekable();
-        let batches: Vec<_> = std::iter::from_fn(|| {
-            keys.peek()?;
-            Some(keys.by_ref().take(READ_BATCH).collect::<Vec<_>>())
-        })
-        .map(|batch| self.get_batch(batch))
-        .collect();
-        stream::iter(batches)
+        let reads = batches(keys, READ_BATCH).map(|batch| self.get_batch(batch));
+        stream::iter(reads)
             .buffer_unordered(CONCURRENCY)
             .try_fold(Vec::new(), |mut all, found| async move {
                 all.extend(found);
@@ -134,6 +128,8 @@ impl DynamoStaging {
             .collect();
         let keys = by_key.values().map(DayKey::key).collect();
         let mut loaded = HashMap::with_capacity(by_key.len());
+        // The part items to read, by their keys: the day each belongs to.
+        let mut part_of: HashMap<(String, String), DayKey> = HashMap::new();
         let mut part_keys = Vec::new();
         for head in self.get_all(keys).await? {
             let Some(day) = digest::sk_of(&head)
@@ -142,7 +138,11 @@ impl DynamoStaging {
                 continue;
             };
             let hashes = digest::from_head(&head)?;
-            part_keys.extend(digest::part_keys(&day, &hashes.stored));
+            for part in digest::part_keys(&day, &hashes.stored) {
+                let (pk, sk) = digest::sk_of(&part).unwrap_or_default();
+                part_of.insert((pk.to_owned(), sk.to_owned()), day.clone());
+                part_keys.push(part);
+            }
             loaded.insert(day, hashes);
         }
         loaded.extend(by_key.into_values().map(|day| (day, DayHashes::default())));
@@ -157,16 +157,9 @@ impl DynamoStaging {
                 parts.len()
             )));
         }
-        let by_head: HashMap<(String, String), DayKey> = loaded
-            .keys()
-            .map(|day| ((day.pk(), day.sk()), day.clone()))
-            .collect();
         for part in &parts {
-            let (pk, sk) = digest::sk_of(part).unwrap_or_default();
-            // `<level>#<date>#<set>#<i>`: the head's sort key is the first two fields.
-            let head_sk: String = sk.splitn(3, '#').take(2).collect::<Vec<_>>().join("#");
-            let day = by_head
-                .get(&(pk.to_owned(), head_sk))
+            let day = digest::sk_of(part)
+                .and_then(|(pk, sk)| part_of.get(&(pk.to_owned(), sk.to_owned())))
                 .and_then(|day| loaded.get_mut(day))
                 .ok_or_else(|| StoreError::Corrupt("digest part of no day asked for".into()))?;
             digest::add_part(day, part)?;
@@ -241,14 +234,8 @@ impl DynamoStaging {
 
     /// Sends these requests in batches of 25, a few at a time.
     async fn write_all_requests(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let mut requests = requests.into_iter().peekable();
-        let batches: Vec<_> = std::iter::from_fn(|| {
-            requests.peek()?;
-            Some(requests.by_ref().take(WRITE_BATCH).collect::<Vec<_>>())
-        })
-        .map(|batch| self.write_batch(batch))
-        .collect();
-        stream::iter(batches)
+        let writes = batches(requests, WRITE_BATCH).map(|batch| self.write_batch(batch));
+        stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await
@@ -330,10 +317,15 @@ fn last_per_key(staged: Vec<Staged>) -> Vec<Staged> {
 
 /// The rows in BatchWriteItem's batches, in order, each batch made as it is taken.
 pub fn write_batches(rows: Vec<Staged>) -> impl Iterator<Item = Vec<Staged>> + Send {
-    let mut rows = rows.into_iter().peekable();
+    batches(rows, WRITE_BATCH)
+}
+
+/// `items` in batches of `size`, in order, each batch made as it is taken.
+fn batches<T: Send>(items: Vec<T>, size: usize) -> impl Iterator<Item = Vec<T>> + Send {
+    let mut items = items.into_iter().peekable();
     std::iter::from_fn(move || {
-        rows.peek()?;
-        Some(rows.by_ref().take(WRITE_BATCH).collect())
+        items.peek()?;
+        Some(items.by_ref().take(size).collect())
     })
 }
 
@@ -360,15 +352,13 @@ impl StagingChunk for DynamoChunk<'_> {
             .iter()
             .map(|s| (DayKey::of(&s.row), digest::entry(&s.row.row_key, &s.hash)))
             .collect();
-        let mut unseen: Vec<DayKey> = keyed
+        let unseen: HashSet<&DayKey> = keyed
             .iter()
             .map(|(day, _)| day)
             .filter(|day| !self.days.contains_key(*day))
-            .cloned()
             .collect();
-        unseen.sort_unstable_by_key(|a| (a.pk(), a.sk()));
-        unseen.dedup();
         if !unseen.is_empty() {
+            let unseen = unseen.into_iter().cloned().collect();
             let loaded = self.staging.load_days(unseen).await?;
             self.days.extend(loaded);
         }
@@ -411,7 +401,6 @@ impl StagingChunk for DynamoChunk<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
 
     use adpipe_domain::keys::SK;

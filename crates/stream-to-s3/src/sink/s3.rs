@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
@@ -27,6 +28,16 @@ impl S3Sink {
             bucket: bucket.into(),
         }
     }
+
+    /// A PutObject of `body` as a Parquet object under `key`.
+    fn put_object(&self, key: &str, body: Bytes) -> PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(PARQUET)
+            .body(ByteStream::from(body))
+    }
 }
 
 fn status<E>(error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
@@ -36,12 +47,7 @@ fn status<E>(error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Opt
 #[async_trait]
 impl ObjectSink for S3Sink {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), SinkError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(PARQUET)
-            .body(ByteStream::from(body))
+        self.put_object(key, body)
             .send()
             .await
             .map_err(|e| SinkError::Unavailable(DisplayErrorContext(e).to_string()))?;
@@ -82,13 +88,7 @@ impl ObjectSink for S3Sink {
         body: Bytes,
         condition: Precondition,
     ) -> Result<(), SinkError> {
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(PARQUET)
-            .body(ByteStream::from(body));
+        let request = self.put_object(key, body);
         let request = match condition {
             Precondition::Match(etag) => request.if_match(etag),
             Precondition::NoneMatch => request.if_none_match("*"),

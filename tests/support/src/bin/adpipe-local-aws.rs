@@ -8,8 +8,10 @@
 //!   now (moto fires nothing: this renders the stored input transformer).
 //! - `staged TENANT`: the staging table's rows of a tenant, counted per platform,
 //!   campaign and day, with their impressions, clicks and spend.
-//! - `stream-event FILE`: writes every record of the staging table's stream so far as the
-//!   DynamoDB Streams event Lambda would deliver (moto's stream mappings never fire).
+//! - `stream-event FILE [POSITION_FILE]`: writes the records of the staging table's stream
+//!   as the DynamoDB Streams event Lambda would deliver (moto's stream mappings never
+//!   fire): every record so far, or with POSITION_FILE only those after the sequence number
+//!   it holds, and then the newest one into it — as a shard iterator moves on.
 //! - `lake TENANT DIR`: copies the tenant's Parquet objects from the data bucket into DIR
 //!   (same keys) and prints what they hold per platform, campaign and day.
 //! - `invoke BINARY EVENT_FILE`: runs a built Lambda binary once against a local runtime
@@ -66,7 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ["staged", tenant] => staged(tenant, None).await,
         ["staged", tenant, platform] => staged(tenant, Some(platform)).await,
-        ["stream-event", file] => stream_event(file).await,
+        ["stream-event", file] => stream_event(file, None).await,
+        ["stream-event", file, position] => stream_event(file, Some(position)).await,
         ["lake", tenant, dir] => lake(tenant, dir).await,
         ["fire-rule", name] => {
             let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
@@ -98,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT [PLATFORM] | stream-event FILE | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT [PLATFORM] | stream-event FILE [POSITION_FILE] | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
     }
 }
 
@@ -166,7 +169,10 @@ fn entity_label(campaign: Option<String>, ad_id: Option<String>) -> String {
     }
 }
 
-async fn stream_event(file: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn stream_event(
+    file: &str,
+    position: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let aws = local_aws()?;
     let arn = adpipe_testkit::dynamodb_at(&aws.endpoint)
         .await
@@ -177,10 +183,29 @@ async fn stream_event(file: &str) -> Result<(), Box<dyn std::error::Error>> {
         .table
         .and_then(|t| t.latest_stream_arn)
         .ok_or("the staging table has no stream")?;
-    let records = aws
+    let mut records = aws
         .staging_stream_records("")
         .await
         .map_err(|e| e.to_string())?;
+    // Sequence numbers are decimal strings of up to 40 digits: compare them as numbers.
+    let sequence = |r: &aws_sdk_dynamodbstreams::types::Record| {
+        let s = r
+            .dynamodb
+            .as_ref()
+            .and_then(|d| d.sequence_number.as_deref())
+            .unwrap_or_default()
+            .to_owned();
+        (s.len(), s)
+    };
+    if let Some(position) = position {
+        let after = std::fs::read_to_string(position).unwrap_or_default();
+        let after = after.trim();
+        let after = (after.len(), after.to_owned());
+        records.retain(|r| sequence(r) > after);
+        if let Some(newest) = records.iter().map(sequence).max() {
+            std::fs::write(position, newest.1)?;
+        }
+    }
     let event = serde_json::json!({
         "Records": records.iter().map(|r| adpipe_testkit::lambda_record(r, adpipe_testkit::Shape::Lambda, &arn)).collect::<Vec<_>>()
     });
