@@ -20,7 +20,7 @@ ENV ?= default
 help:
 	@echo "make test    fmt check, clippy -D warnings, template lint, whole test suite (moto)"
 	@echo "make demo    the whole job on loopback (moto, fake ad platforms): schedule -> extract -> stage -> Parquet lake"
-	@echo "make bench   bootstrap sizes, init time, handler time, parse throughput, re-run writes, stream batch"
+	@echo "make bench   bootstrap sizes, init time, handler time, parse throughput, re-run writes, stream batch, running cost"
 	@echo "make fuzz    schemathesis from openapi.yaml against the local API on moto (minutes; not in make test)"
 	@echo "make build   sam build via cargo-lambda (ARCH=$(ARCH))"
 	@echo "make lint    sam validate --lint, cfn-lint and checkov (skips justified in template.yaml)"

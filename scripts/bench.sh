@@ -9,6 +9,8 @@
 #  5. Google Ads searchStream: a 10,000-row response parsed to rows, rows per second (criterion)
 #  6. stream-to-s3: a 6 MB batch — serde_json floor, whole handler, peak RSS
 #  7. extractor memory: peak RSS of a 100,000-row ad-level chunk, page by page vs whole chunk
+#  8. running cost per 1 M distinct rows: a month of daily 28-day re-reads, requests counted
+#     against moto (integration test), times the list prices of tests/support/src/prices.rs
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -40,3 +42,6 @@ cargo bench -q -p stream-to-s3 --bench batch 2>/dev/null | grep -v '^$'
 
 echo "== extractor: peak RSS of one 100,000-row ad-level chunk, staged into moto"
 cargo bench -q -p extractor --bench memory 2>/dev/null | grep -v '^$'
+
+echo "== running cost: 30 daily runs of 500 ad rows a day, 28-day lookback, counted against moto (tests/tests/running_cost.rs; prices: tests/support/src/prices.rs)"
+ADPIPE_COST_ROWS=500 ADPIPE_COST_DAYS=30 cargo test -q -p adpipe-tests --test integration running_cost -- --nocapture 2>/dev/null | grep -E '^cost' || true

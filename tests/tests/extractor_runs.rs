@@ -14,7 +14,7 @@ use extractor::ports::{Connector, ConnectorError, Job, Pages, RunStore, StartRef
 use extractor::{Config, Extractor, Invocation, Outcome, aws_extractor};
 use serde_json::{Value, json};
 
-use crate::common::{Tenant, campaign_row, event};
+use crate::common::{SharedConnector, Tenant, campaign_row, event};
 
 fn config() -> Config {
     config_staging_to(&aws().staging_table)
@@ -409,25 +409,6 @@ async fn the_manual_event_of_run_now_parses_and_runs() {
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
-}
-
-/// Lets a test keep a handle on the connector it hands to the extractor.
-struct SharedConnector(std::sync::Arc<ScriptedConnector>);
-
-#[async_trait]
-impl Connector for SharedConnector {
-    async fn time_zone(&self, job: &Job) -> Result<Tz, ConnectorError> {
-        self.0.time_zone(job).await
-    }
-
-    async fn fetch_pages(
-        &self,
-        job: &Job,
-        days: Window,
-        pages: &Pages,
-    ) -> Result<(), ConnectorError> {
-        self.0.fetch_pages(job, days, pages).await
-    }
 }
 
 #[tokio::test]

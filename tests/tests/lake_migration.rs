@@ -136,36 +136,38 @@ async fn an_old_lake_becomes_the_current_table_and_its_history_and_a_second_run_
         platform: "facebook",
         date: day(d),
     };
-    // Batch 100-103, the way the old stream-to-s3 wrote it: one object per day.
+    // (day, first and last sequence number, rows) of the batches the old stream-to-s3
+    // wrote, one object per day of a batch.
+    let batches = [
+        (
+            0,
+            100,
+            102,
+            vec![
+                row(t, "con_1", "c1", 0, 10, 0),
+                row(t, "con_2", "c9", 0, 90, 0),
+            ],
+        ),
+        (1, 101, 103, vec![row(t, "con_1", "c1", 1, 20, 0)]),
+        // Day 0 of c1 restated, two versions in one object: the later in the file wins.
+        (
+            0,
+            200,
+            201,
+            vec![
+                row(t, "con_1", "c1", 0, 14, 24),
+                row(t, "con_1", "c1", 0, 15, 24),
+            ],
+        ),
+        // An older version of c1's day 1 delivered late: it must not win.
+        (1, 300, 300, vec![row(t, "con_1", "c1", 1, 19, -5)]),
+    ];
     let mut old = Vec::new();
-    let k = old_key(&p(0), 100, 102);
-    let b = put_batch(
-        &k,
-        &[
-            row(t, "con_1", "c1", 0, 10, 0),
-            row(t, "con_2", "c9", 0, 90, 0),
-        ],
-    )
-    .await;
-    old.push((k, b));
-    let k = old_key(&p(1), 101, 103);
-    let b = put_batch(&k, &[row(t, "con_1", "c1", 1, 20, 0)]).await;
-    old.push((k, b));
-    // Batch 200-201: day 0 of c1 restated (two versions in one object: the later wins).
-    let k = old_key(&p(0), 200, 201);
-    let b = put_batch(
-        &k,
-        &[
-            row(t, "con_1", "c1", 0, 14, 24),
-            row(t, "con_1", "c1", 0, 15, 24),
-        ],
-    )
-    .await;
-    old.push((k, b));
-    // Batch 300: an older version of c1's day 1 delivered late: it must not win.
-    let k = old_key(&p(1), 300, 300);
-    let b = put_batch(&k, &[row(t, "con_1", "c1", 1, 19, -5)]).await;
-    old.push((k, b));
+    for (d, first, last, rows) in batches {
+        let key = old_key(&p(d), first, last);
+        let bytes = put_batch(&key, &rows).await;
+        old.push((key, bytes));
+    }
     // Something else under the prefix: left alone.
     let junk = format!("ad_metrics/tenant_id={t}/README.txt");
     aws().put_lake_object(&junk, b"notes".to_vec()).await;

@@ -17,6 +17,7 @@ mod extractor_killed;
 mod extractor_runs;
 mod lake_migration;
 mod openapi;
+mod running_cost;
 mod staging_digests;
 mod stream_to_s3;
 mod template_contract;

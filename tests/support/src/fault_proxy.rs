@@ -34,7 +34,15 @@ struct State {
     faults: Mutex<Faults>,
     seen: Mutex<Vec<Seen>>,
     /// DynamoDB request units per table, as on-demand bills them (reads from answers).
-    units: Mutex<Vec<(String, RequestUnits)>>,
+    units: Mutex<Vec<Consumed>>,
+}
+
+/// Request units one item (or one request, for a Query or a missing key) consumed.
+struct Consumed {
+    table: String,
+    units: RequestUnits,
+    /// The item's top-level attribute names (empty when no item was seen).
+    attributes: Vec<String>,
 }
 
 /// DynamoDB on-demand request units: a read request unit is 4 KB strongly consistent (half
@@ -199,12 +207,21 @@ impl FaultProxy {
     /// from the items each successful GetItem, BatchGetItem or Query answered (a key found
     /// missing costs the minimum, as DynamoDB bills it).
     pub fn request_units(&self, table: &str) -> RequestUnits {
+        self.units_where(table, |_| true)
+    }
+
+    /// Of [`Self::request_units`], those of items that have the attribute `attribute`.
+    pub fn request_units_of_items_with(&self, table: &str, attribute: &str) -> RequestUnits {
+        self.units_where(table, |c| c.attributes.iter().any(|a| a == attribute))
+    }
+
+    fn units_where(&self, table: &str, keep: impl Fn(&Consumed) -> bool) -> RequestUnits {
         lock(&self.state.units)
             .iter()
-            .filter(|(name, _)| name == table)
-            .fold(RequestUnits::default(), |sum, (_, u)| RequestUnits {
-                read: sum.read + u.read,
-                write: sum.write + u.write,
+            .filter(|c| c.table == table && keep(c))
+            .fold(RequestUnits::default(), |sum, c| RequestUnits {
+                read: sum.read + c.units.read,
+                write: sum.write + c.units.write,
             })
     }
 
@@ -500,17 +517,21 @@ mod tests {
 mod units {
     use serde_json::{Map, Value};
 
-    use super::RequestUnits;
+    use super::{Consumed, RequestUnits};
 
     const READ_UNIT: f64 = 4096.0;
     const WRITE_UNIT: f64 = 1024.0;
 
-    pub(super) fn of(
-        operation: &str,
-        request: &Value,
-        answer: Option<&Value>,
-    ) -> Vec<(String, RequestUnits)> {
+    pub(super) fn of(operation: &str, request: &Value, answer: Option<&Value>) -> Vec<Consumed> {
         let table = || request["TableName"].as_str().unwrap_or_default().to_owned();
+        let consumed =
+            |table: String, units: RequestUnits, item: Option<&Map<String, Value>>| Consumed {
+                table,
+                units,
+                attributes: item
+                    .map(|i| i.keys().cloned().collect())
+                    .unwrap_or_default(),
+            };
         let strong = |r: &Value| r["ConsistentRead"].as_bool().unwrap_or(false);
         let reads = |units: f64| RequestUnits {
             read: units,
@@ -525,7 +546,11 @@ mod units {
                 let size = answer
                     .and_then(|a| a["Item"].as_object())
                     .map_or(0, size_of);
-                vec![(table(), reads(read_units(size, strong(request))))]
+                vec![consumed(
+                    table(),
+                    reads(read_units(size, strong(request))),
+                    None,
+                )]
             }
             "Query" | "Scan" => {
                 let size: usize = answer
@@ -535,56 +560,64 @@ mod units {
                     .filter_map(Value::as_object)
                     .map(size_of)
                     .sum();
-                vec![(table(), reads(read_units(size, strong(request))))]
+                vec![consumed(
+                    table(),
+                    reads(read_units(size, strong(request))),
+                    None,
+                )]
             }
             "BatchGetItem" => request["RequestItems"]
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(name, entry)| {
+                .flat_map(|(name, entry)| {
                     let keys = entry["Keys"].as_array().map_or(0, Vec::len);
-                    let found: Vec<usize> = answer
+                    let found: Vec<&Map<String, Value>> = answer
                         .and_then(|a| a["Responses"][name].as_array())
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_object)
-                        .map(size_of)
                         .collect();
                     let strong = strong(entry);
                     let missing = keys.saturating_sub(found.len());
-                    let units = found.iter().map(|&s| read_units(s, strong)).sum::<f64>()
-                        + missing as f64 * read_units(0, strong);
-                    (name.clone(), reads(units))
+                    let mut out: Vec<Consumed> = found
+                        .iter()
+                        .map(|item| {
+                            let units = reads(read_units(size_of(item), strong));
+                            consumed(name.clone(), units, Some(item))
+                        })
+                        .collect();
+                    if missing > 0 {
+                        let units = reads(missing as f64 * read_units(0, strong));
+                        out.push(consumed(name.clone(), units, None));
+                    }
+                    out
                 })
                 .collect(),
             "PutItem" => {
-                let size = request["Item"].as_object().map_or(0, size_of);
-                vec![(table(), writes(write_units(size)))]
+                let item = request["Item"].as_object();
+                let size = item.map_or(0, size_of);
+                vec![consumed(table(), writes(write_units(size)), item)]
             }
             "UpdateItem" | "DeleteItem" => {
                 let size = request["Key"].as_object().map_or(0, size_of)
                     + request["ExpressionAttributeValues"]
                         .as_object()
                         .map_or(0, size_of);
-                vec![(table(), writes(write_units(size)))]
+                vec![consumed(table(), writes(write_units(size)), None)]
             }
             "BatchWriteItem" => request["RequestItems"]
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(name, entries)| {
-                    let units = entries
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|e| {
-                            let item = e["PutRequest"]["Item"]
-                                .as_object()
-                                .or_else(|| e["DeleteRequest"]["Key"].as_object());
-                            write_units(item.map_or(0, size_of))
-                        })
-                        .sum();
-                    (name.clone(), writes(units))
+                .flat_map(|(name, entries)| {
+                    entries.as_array().into_iter().flatten().map(|e| {
+                        let item = e["PutRequest"]["Item"]
+                            .as_object()
+                            .or_else(|| e["DeleteRequest"]["Key"].as_object());
+                        let units = writes(write_units(item.map_or(0, size_of)));
+                        consumed(name.clone(), units, item)
+                    })
                 })
                 .collect(),
             _ => Vec::new(),
@@ -660,12 +693,17 @@ mod units {
             assert_eq!(size_of(item.as_object().unwrap()), 5 + 5 + 4 + 2);
             let big = json!({"pk": {"S": "x".repeat(5000)}});
             let put = json!({"TableName": "t", "Item": big});
-            assert_eq!(of("DynamoDB_20120810.PutItem", &put, None)[0].1.write, 5.0);
+            assert_eq!(
+                of("DynamoDB_20120810.PutItem", &put, None)[0].units.write,
+                5.0
+            );
             let get = json!({"RequestItems": {"t": {"Keys": [{}, {}, {}]}}});
             let answer = json!({"Responses": {"t": [big, {"pk": {"S": "y"}}]}});
             // 5,002 bytes: 2 units, half each eventually consistent; 1 small; 1 missing.
             let units = of("DynamoDB_20120810.BatchGetItem", &get, Some(&answer));
-            assert_eq!(units[0].1.read, 1.0 + 0.5 + 0.5);
+            let read: f64 = units.iter().map(|c| c.units.read).sum();
+            assert_eq!(read, 1.0 + 0.5 + 0.5);
+            assert_eq!(units[0].attributes, vec!["pk".to_owned()]);
         }
     }
 }

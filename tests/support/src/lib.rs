@@ -15,6 +15,7 @@ pub mod fake_youtube;
 mod fault_proxy;
 mod local_aws;
 mod moto;
+pub mod prices;
 mod runtime_api;
 mod server;
 mod silent;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 
 pub use eventbridge::{render_input, scheduled_event};
 pub use fake_graph::{DEMO_ACCOUNT, DEMO_TIME_ZONE, FakeGraphApi, LARGE_ACCOUNT, LARGE_ADS};
-pub use fault_proxy::FaultProxy;
+pub use fault_proxy::{FaultProxy, RequestUnits};
 pub use local_aws::{
     TestAws, aws, dynamodb_at, eventbridge_at, lambda_at, s3_at, sdk_config, secretsmanager_at,
 };
@@ -36,7 +37,6 @@ pub use template::template;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A tenant id no other test uses: `t-` and 12 lowercase hex digits.
 /// This process's peak resident set size (`VmHWM`), in MB; 0 where /proc has none.
 pub fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -48,6 +48,7 @@ pub fn peak_rss_mb() -> f64 {
     kb / 1024.0
 }
 
+/// A tenant id no other test uses: `t-` and 12 lowercase hex digits.
 pub fn unique_tenant() -> String {
     format!("t-{}", random_suffix(12))
 }

@@ -69,18 +69,32 @@ impl TestAws {
         static BULK: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
         BULK.get_or_init(|| async {
             let name = format!("{}-bulk", self.staging_table);
-            let mut template = try_template().expect("template.yaml").clone();
+            self.create_staging_table(&name, false).await;
+            name
+        })
+        .await
+    }
+
+    /// A new table as template.yaml declares `StagingTable`, with its stream or without:
+    /// a test that reads a whole stream gets one holding only its own records.
+    pub async fn new_staging_table(&self, stream: bool) -> String {
+        let name = format!("{}-{}", self.staging_table, random_suffix(8));
+        self.create_staging_table(&name, stream).await;
+        name
+    }
+
+    async fn create_staging_table(&self, name: &str, stream: bool) {
+        let mut template = try_template().expect("template.yaml").clone();
+        if !stream {
             if let Some(props) =
                 template["Resources"]["StagingTable"]["Properties"].as_mapping_mut()
             {
                 props.remove("StreamSpecification");
             }
-            create_table(&self.dynamodb().await, &template, "StagingTable", &name)
-                .await
-                .expect("the bulk staging table");
-            name
-        })
-        .await
+        }
+        create_table(&self.dynamodb().await, &template, "StagingTable", name)
+            .await
+            .expect("a staging table");
     }
 
     /// Every item of the staging table under partition key `pk`, page after page.

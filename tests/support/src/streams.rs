@@ -12,17 +12,39 @@ impl TestAws {
     /// Every record on the staging table's stream so far (all shards, from the start)
     /// whose item key's `pk` starts with `pk_prefix`.
     pub async fn staging_stream_records(&self, pk_prefix: &str) -> Result<Vec<Record>, BoxError> {
+        self.stream_records(&self.staging_table, pk_prefix).await
+    }
+
+    /// Every record on `table`'s stream so far (all shards, from the start) whose item
+    /// key's `pk` starts with `pk_prefix`.
+    pub async fn stream_records(
+        &self,
+        table_name: &str,
+        pk_prefix: &str,
+    ) -> Result<Vec<Record>, BoxError> {
+        self.stream_records_after(table_name, pk_prefix, None).await
+    }
+
+    /// The records of `table`'s stream after sequence number `after` (from the start when
+    /// `None`) whose item key's `pk` starts with `pk_prefix`: a reader that remembers its
+    /// place reads each record once.
+    pub async fn stream_records_after(
+        &self,
+        table_name: &str,
+        pk_prefix: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<Record>, BoxError> {
         let table = self
             .dynamodb()
             .await
             .describe_table()
-            .table_name(&self.staging_table)
+            .table_name(table_name)
             .send()
             .await?;
         let arn = table
             .table
             .and_then(|t| t.latest_stream_arn)
-            .ok_or("the staging table has no stream")?;
+            .ok_or_else(|| format!("{table_name} has no stream"))?;
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(&self.endpoint).await);
         let description = streams.describe_stream().stream_arn(&arn).send().await?;
         let shards = description
@@ -34,14 +56,17 @@ impl TestAws {
             let Some(shard_id) = shard.shard_id else {
                 continue;
             };
-            let mut iterator = streams
+            let start = streams
                 .get_shard_iterator()
                 .stream_arn(&arn)
-                .shard_id(shard_id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await?
-                .shard_iterator;
+                .shard_id(shard_id);
+            let start = match after {
+                Some(sequence) => start
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(sequence),
+                None => start.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let mut iterator = start.send().await?.shard_iterator;
             while let Some(it) = iterator {
                 let out = streams.get_records().shard_iterator(it).send().await?;
                 let page = out.records.unwrap_or_default();

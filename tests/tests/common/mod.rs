@@ -327,3 +327,26 @@ pub fn error_of(reply: &Reply) -> (String, Option<String>) {
 
 /// The test row every tier shares (crates/domain/src/fixtures.rs).
 pub use adpipe_domain::fixtures::campaign_row;
+
+/// A connector the test keeps a handle on (to script it or read what it was asked) while
+/// the extractor owns this one.
+pub struct SharedConnector<C>(pub std::sync::Arc<C>);
+
+#[async_trait::async_trait]
+impl<C: extractor::ports::Connector> extractor::ports::Connector for SharedConnector<C> {
+    async fn time_zone(
+        &self,
+        job: &extractor::ports::Job,
+    ) -> Result<chrono_tz::Tz, extractor::ports::ConnectorError> {
+        self.0.time_zone(job).await
+    }
+
+    async fn fetch_pages(
+        &self,
+        job: &extractor::ports::Job,
+        days: adpipe_domain::Window,
+        pages: &extractor::ports::Pages,
+    ) -> Result<(), extractor::ports::ConnectorError> {
+        self.0.fetch_pages(job, days, pages).await
+    }
+}
