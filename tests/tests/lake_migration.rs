@@ -48,6 +48,15 @@ fn row(
     }
 }
 
+/// The tenant's Facebook partition of day `d`.
+fn partition(tenant: &str, d: u64) -> Partition {
+    Partition {
+        tenant_id: tenant.to_owned(),
+        platform: "facebook",
+        date: day(d),
+    }
+}
+
 fn seq(n: u64) -> Sequence {
     Sequence::parse(&(4_421_584_500_000_000_000_u64 + n).to_string()).unwrap()
 }
@@ -131,11 +140,7 @@ async fn etags(prefix: &str) -> Vec<(String, String)> {
 async fn an_old_lake_becomes_the_current_table_and_its_history_and_a_second_run_changes_nothing() {
     let tenant = unique_tenant();
     let t = tenant.as_str();
-    let p = |d| Partition {
-        tenant_id: tenant.clone(),
-        platform: "facebook",
-        date: day(d),
-    };
+    let p = |d| partition(t, d);
     // (day, first and last sequence number, rows) of the batches the old stream-to-s3
     // wrote, one object per day of a batch.
     let batches = [
@@ -273,11 +278,7 @@ async fn an_old_lake_becomes_the_current_table_and_its_history_and_a_second_run_
 async fn a_partition_that_cannot_be_read_keeps_its_old_objects_and_the_others_move() {
     let tenant = unique_tenant();
     let t = tenant.as_str();
-    let p = |d| Partition {
-        tenant_id: tenant.clone(),
-        platform: "facebook",
-        date: day(d),
-    };
+    let p = |d| partition(t, d);
     let good = old_key(&p(0), 100, 100);
     put_batch(&good, &[row(t, "con_1", "c1", 0, 10, 0)]).await;
     let bad = old_key(&p(1), 101, 101);
