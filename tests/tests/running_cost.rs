@@ -58,6 +58,12 @@ struct Restating {
     today: Mutex<NaiveDate>,
 }
 
+/// Which version of its numbers a row of `day` has on the run after `yesterday`: how many
+/// days old it is, up to `restated_reads`.
+fn version(yesterday: NaiveDate, day: NaiveDate, restated_reads: u64) -> u64 {
+    (yesterday - day).num_days().clamp(0, restated_reads as i64) as u64
+}
+
 #[async_trait]
 impl Connector for Restating {
     async fn time_zone(&self, _job: &Job) -> Result<Tz, ConnectorError> {
@@ -77,11 +83,9 @@ impl Connector for Restating {
             .days()
             .flat_map(|day| (0..self.rows).map(move |i| (day, i)))
             .map(|(day, i)| {
-                let age = (yesterday - day)
-                    .num_days()
-                    .clamp(0, self.restated_reads as i64);
+                let version = version(yesterday, day, self.restated_reads);
                 AdMetricRow {
-                    conversions: Some((i % 7) as f64 + age as f64),
+                    conversions: Some((i % 7) as f64 + version as f64),
                     run_id: job.run_id.to_string(),
                     schedule_id: job.schedule.id.to_string(),
                     ..campaign_row(
@@ -299,7 +303,7 @@ async fn month(rows: usize, days: u64, restated_reads: u64) -> (Month, Month) {
         for day in window.days() {
             fetched_days.insert(day);
             for i in 0..rows {
-                let value = (yesterday - day).num_days().clamp(0, restated_reads as i64) as u64;
+                let value = version(yesterday, day, restated_reads);
                 before.read_units += 0.5;
                 let write = match staged_before.get(&(day, i)) {
                     None => true,
@@ -332,11 +336,9 @@ async fn month(rows: usize, days: u64, restated_reads: u64) -> (Month, Month) {
             .filter(|e| e["dynamodb"]["NewImage"]["row_key"].is_object())
             .count();
         row_records_total += row_records;
-        let per_batch = batches(events.clone())
-            .first()
-            .map_or(BATCH_SIZE, Vec::len)
-            .max(1);
-        for batch in batches(events) {
+        let batches = batches(events);
+        let per_batch = batches.first().map_or(BATCH_SIZE, Vec::len);
+        for batch in batches {
             let event: StreamEvent = serde_json::from_value(json!({ "Records": batch })).unwrap();
             let started = Instant::now();
             let response = stream.handle(event).await;

@@ -44,10 +44,8 @@ const MERGE_BACKOFF: Duration = Duration::from_millis(20);
 /// The S3 key of a connection's object of a partition in the current table.
 pub fn current_key(partition: &Partition, connection_id: &str) -> String {
     format!(
-        "{CURRENT_PREFIX}/tenant_id={}/platform={}/dt={}/{connection_id}.parquet",
-        partition.tenant_id,
-        partition.platform,
-        partition.date.format("%Y-%m-%d"),
+        "{CURRENT_PREFIX}/{}/{connection_id}.parquet",
+        partition.path()
     )
 }
 

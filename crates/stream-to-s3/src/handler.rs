@@ -36,7 +36,7 @@ use chrono::NaiveDate;
 use futures_util::{StreamExt, future, stream};
 use tracing::Instrument;
 
-use crate::current::{MergeError, Merged, current_key, merge_into};
+use crate::current::{Merged, current_key, merge_into};
 use crate::encode::encode;
 use crate::event::StreamEvent;
 use crate::poison::PoisonRecord;
@@ -64,6 +64,16 @@ impl Partition {
             date: row.date,
         }
     }
+
+    /// `tenant_id=<t>/platform=<p>/dt=<YYYY-MM-DD>`: the partition's folder in either table.
+    pub fn path(&self) -> String {
+        format!(
+            "tenant_id={}/platform={}/dt={}",
+            self.tenant_id,
+            self.platform,
+            self.date.format("%Y-%m-%d")
+        )
+    }
 }
 
 /// The rows of one partition in a batch, in stream order, with their sequence numbers.
@@ -76,10 +86,8 @@ struct Group {
 /// The S3 key of a group's history object (docs/architecture.md, "The data lake").
 pub fn object_key(partition: &Partition, first: &Sequence, last: &Sequence) -> String {
     format!(
-        "{HISTORY_PREFIX}/tenant_id={}/platform={}/dt={}/{}-{}.parquet",
-        partition.tenant_id,
-        partition.platform,
-        partition.date.format("%Y-%m-%d"),
+        "{HISTORY_PREFIX}/{}/{}-{}.parquet",
+        partition.path(),
         first.padded(),
         last.padded()
     )
@@ -295,14 +303,8 @@ impl StreamToS3 {
                 Ok(())
             }
             Err(error) => {
-                match &error {
-                    MergeError::Unreadable(_) => {
-                        tracing::error!(%error, key = %key, "current object left as it is; its records will be delivered again")
-                    }
-                    _ => {
-                        tracing::error!(%error, "current object not merged into; its records will be delivered again")
-                    }
-                }
+                // An unreadable object is named by the span's key and left as it is.
+                tracing::error!(%error, "current object not merged into; its records will be delivered again");
                 // A connection has rows here, so the lowest sequence number exists.
                 rows.iter()
                     .map(|(s, _)| s)

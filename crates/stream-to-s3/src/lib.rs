@@ -30,15 +30,20 @@ pub use handler::{HISTORY_PREFIX, Partition, StreamToS3, object_key};
 pub use poison::PoisonRecord;
 pub use ports::{FailureQueue, ObjectSink, Precondition, QueueError, SinkError, Versioned};
 
-/// Builds the production handler over one shared SDK configuration.
-pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamToS3 {
-    // An endpoint override means a local S3 (moto), which knows no virtual-hosted buckets.
+/// The S3 client of `sdk`. An endpoint override means a local S3 (moto), which knows no
+/// virtual-hosted buckets: path-style requests then.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// Builds the production handler over one shared SDK configuration.
+pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamToS3 {
     StreamToS3::new(
         Box::new(sink::s3::S3Sink::new(
-            aws_sdk_s3::Client::from_conf(s3),
+            s3_client(sdk),
             config.data_bucket.clone(),
         )),
         Box::new(queue::sqs::SqsFailureQueue::new(

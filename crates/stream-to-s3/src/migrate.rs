@@ -22,7 +22,7 @@
 //! two versions of one row in one object, the later one in the file wins (objects keep
 //! their batch's stream order).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use adpipe_domain::{AdMetricRow, Platform};
@@ -136,7 +136,7 @@ pub async fn migrate(client: &Client, options: &Options) -> Result<Report, Strin
         }
     }
     report.old_objects = old.values().map(Vec::len).sum();
-    let mut failed: Vec<Partition> = Vec::new();
+    let mut failed: BTreeSet<Partition> = BTreeSet::new();
     for (partition, keys) in &old {
         for key in keys {
             let history = format!("{HISTORY_PREFIX}{}", &key[CURRENT_PREFIX.len()..]);
@@ -158,7 +158,7 @@ pub async fn migrate(client: &Client, options: &Options) -> Result<Report, Strin
                     report
                         .failures
                         .push(format!("{key}: not copied to {history}: {e}"));
-                    failed.push(partition.clone());
+                    failed.insert(partition.clone());
                 }
             }
         }
@@ -204,11 +204,10 @@ pub async fn migrate(client: &Client, options: &Options) -> Result<Report, Strin
                     }
                 }
                 Err(e) => {
-                    report.failures.push(format!(
-                        "partition tenant_id={}/platform={}/dt={}: {e}",
-                        partition.tenant_id, partition.platform, partition.date
-                    ));
-                    failed.push(partition);
+                    report
+                        .failures
+                        .push(format!("partition {}: {e}", partition.path()));
+                    failed.insert(partition);
                 }
             }
         }

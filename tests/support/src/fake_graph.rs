@@ -383,6 +383,16 @@ fn respond(status: StatusCode, body: Value) -> Response<Body> {
 mod tests {
     use super::*;
 
+    /// The demo account's insights over `since..=until`, with more `params` (`a=1&b=2`).
+    fn insights_url(graph: &FakeGraphApi, since: &str, until: &str, params: &str) -> String {
+        let range = format!(r#"{{"since":"{since}","until":"{until}"}}"#);
+        let range: String = form_urlencoded::byte_serialize(range.as_bytes()).collect();
+        format!(
+            "{}/{DEMO_ACCOUNT}/insights?access_token=t&{params}&time_range={range}",
+            graph.url()
+        )
+    }
+
     async fn get(url: &str) -> Value {
         reqwest::Client::builder()
             .no_proxy()
@@ -400,12 +410,11 @@ mod tests {
     #[tokio::test]
     async fn pages_follow_to_every_row_of_the_range() {
         let graph = FakeGraphApi::start().await;
-        let range =
-            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-03"}"#)
-                .collect::<String>();
-        let mut url = Some(format!(
-            "{}/{DEMO_ACCOUNT}/insights?access_token=t&level=ad&time_increment=1&limit=5&time_range={range}",
-            graph.url()
+        let mut url = Some(insights_url(
+            &graph,
+            "2026-03-01",
+            "2026-03-03",
+            "level=ad&time_increment=1&limit=5",
         ));
         let mut rows = Vec::new();
         while let Some(next) = url {
@@ -430,13 +439,7 @@ mod tests {
     #[tokio::test]
     async fn a_day_answers_the_same_numbers_every_time() {
         let graph = FakeGraphApi::start().await;
-        let range =
-            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-01"}"#)
-                .collect::<String>();
-        let url = format!(
-            "{}/{DEMO_ACCOUNT}/insights?access_token=t&time_range={range}",
-            graph.url()
-        );
+        let url = insights_url(&graph, "2026-03-01", "2026-03-01", "");
         assert_eq!(get(&url).await["data"], get(&url).await["data"]);
         let no_token = get(&format!(
             "{}/{DEMO_ACCOUNT}?fields=timezone_name",
@@ -449,13 +452,7 @@ mod tests {
     #[tokio::test]
     async fn a_restatement_changes_that_campaigns_day_and_nothing_else() {
         let graph = FakeGraphApi::start().await;
-        let range =
-            form_urlencoded::byte_serialize(br#"{"since":"2026-03-01","until":"2026-03-02"}"#)
-                .collect::<String>();
-        let url = format!(
-            "{}/{DEMO_ACCOUNT}/insights?access_token=t&time_increment=1&time_range={range}",
-            graph.url()
-        );
+        let url = insights_url(&graph, "2026-03-01", "2026-03-02", "time_increment=1");
         let before = get(&url).await["data"].as_array().unwrap().clone();
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let restate = |form: &'static [(&'static str, &'static str)]| {

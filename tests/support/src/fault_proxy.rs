@@ -286,14 +286,16 @@ impl State {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let items = operation
-            .as_deref()
-            .map(|op| dynamodb_items(op, &body))
-            .unwrap_or_default();
+        // A DynamoDB request's JSON, read once for its item count and its request units.
         let request_json = operation
             .as_deref()
             .filter(|op| op.starts_with("DynamoDB_20120810."))
             .and_then(|_| serde_json::from_slice::<serde_json::Value>(&body).ok());
+        let items = operation
+            .as_deref()
+            .zip(request_json.as_ref())
+            .map(|(op, json)| dynamodb_items(op, json))
+            .unwrap_or_default();
         let (fail, answer, hold) = {
             let mut faults = lock(&self.faults);
             let fail = operation
@@ -312,9 +314,8 @@ impl State {
                 .map(|i| faults.holds.remove(i).gate);
             (fail, answer, hold)
         };
-        let dynamodb_operation = operation
-            .clone()
-            .filter(|op| op.starts_with("DynamoDB_20120810."));
+        // What the request units are counted from once it is answered.
+        let dynamodb_request = operation.clone().zip(request_json);
         lock(&self.seen).push(Seen {
             operation,
             method,
@@ -339,7 +340,7 @@ impl State {
                 return respond(502, "text/plain", message);
             }
         };
-        if let (Some(op), Some(request)) = (dynamodb_operation, request_json) {
+        if let Some((op, request)) = dynamodb_request {
             let answered = response
                 .status()
                 .is_success()
@@ -376,10 +377,7 @@ impl State {
 /// The items a DynamoDB request names, per table: one for GetItem, PutItem, UpdateItem
 /// and DeleteItem, each key of BatchGetItem and each request of BatchWriteItem. What
 /// DynamoDB bills (a request unit per item and 4 KB or 1 KB of it) follows from these.
-fn dynamodb_items(operation: &str, body: &[u8]) -> Vec<(String, usize)> {
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
+fn dynamodb_items(operation: &str, json: &serde_json::Value) -> Vec<(String, usize)> {
     let table = |name: &serde_json::Value| name.as_str().unwrap_or_default().to_owned();
     let batch = |entries: fn(&serde_json::Value) -> usize| {
         json["RequestItems"]

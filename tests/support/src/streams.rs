@@ -12,22 +12,13 @@ impl TestAws {
     /// Every record on the staging table's stream so far (all shards, from the start)
     /// whose item key's `pk` starts with `pk_prefix`.
     pub async fn staging_stream_records(&self, pk_prefix: &str) -> Result<Vec<Record>, BoxError> {
-        self.stream_records(&self.staging_table, pk_prefix).await
-    }
-
-    /// Every record on `table`'s stream so far (all shards, from the start) whose item
-    /// key's `pk` starts with `pk_prefix`.
-    pub async fn stream_records(
-        &self,
-        table_name: &str,
-        pk_prefix: &str,
-    ) -> Result<Vec<Record>, BoxError> {
-        self.stream_records_after(table_name, pk_prefix, None).await
+        self.stream_records_after(&self.staging_table, pk_prefix, None)
+            .await
     }
 
     /// The records of `table`'s stream after sequence number `after` (from the start when
     /// `None`) whose item key's `pk` starts with `pk_prefix`: a reader that remembers its
-    /// place reads each record once.
+    /// place reads each record once (one place for all shards: moto keeps one a table).
     pub async fn stream_records_after(
         &self,
         table_name: &str,

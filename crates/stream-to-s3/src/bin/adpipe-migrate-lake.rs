@@ -54,11 +54,7 @@ async fn main() -> ExitCode {
         }
     };
     let sdk = aws_config::load_from_env().await;
-    // An endpoint override means a local S3 (moto), which knows no virtual-hosted buckets.
-    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
-        .build();
-    match migrate(&aws_sdk_s3::Client::from_conf(s3), &options).await {
+    match migrate(&stream_to_s3::s3_client(&sdk), &options).await {
         Ok(report) => {
             println!(
                 "{}",

@@ -183,28 +183,25 @@ async fn stream_event(
         .table
         .and_then(|t| t.latest_stream_arn)
         .ok_or("the staging table has no stream")?;
-    let mut records = aws
-        .staging_stream_records("")
+    // With a position file: the records after the sequence number it holds, as a shard
+    // iterator moves on; then the last one read goes into it.
+    let after = position
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .filter(|a| !a.is_empty());
+    let records = aws
+        .stream_records_after(&aws.staging_table, "", after.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    // Sequence numbers are decimal strings of up to 40 digits: compare them as numbers.
-    let sequence = |r: &aws_sdk_dynamodbstreams::types::Record| {
-        let s = r
-            .dynamodb
-            .as_ref()
-            .and_then(|d| d.sequence_number.as_deref())
-            .unwrap_or_default()
-            .to_owned();
-        (s.len(), s)
-    };
-    if let Some(position) = position {
-        let after = std::fs::read_to_string(position).unwrap_or_default();
-        let after = after.trim();
-        let after = (after.len(), after.to_owned());
-        records.retain(|r| sequence(r) > after);
-        if let Some(newest) = records.iter().map(sequence).max() {
-            std::fs::write(position, newest.1)?;
-        }
+    let last = records
+        .last()
+        .and_then(|r| r.dynamodb.as_ref()?.sequence_number.as_deref());
+    if let (Some(position), Some(last)) = (position, last) {
+        std::fs::write(position, last)?;
     }
     let event = serde_json::json!({
         "Records": records.iter().map(|r| adpipe_testkit::lambda_record(r, adpipe_testkit::Shape::Lambda, &arn)).collect::<Vec<_>>()
