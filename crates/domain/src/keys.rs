@@ -13,6 +13,10 @@
 //! | counter     | `TENANT#<t>`                | `COUNT#<what>`           |
 //! | rate window | `TENANT#<t>`                | `RATE#<what>#<minute>`   |
 //! | OAuth state | `TENANT#<t>`                | `OAUTH_STATE#<sha256>`   |
+//! | budget      | `TENANT#<t>`                | `BUDGET#<connection id>` |
+//! | projection  | `TENANT#<t>`                | `PACING#<connection id>#<YYYY-MM>` |
+//! | insights    | `TENANT#<t>`                | `INSIGHTS#<connection id>` |
+//! | alert       | `ALERTS#<t>`                | `<date>#<connection id>#<alert id>` |
 //!
 //! The active-run item is the lease that allows one run per schedule at a time (see
 //! [`ActiveRun`]): the API writes it for a run-now before invoking the extractor, the
@@ -111,6 +115,33 @@ pub fn report_runs_pk(tenant: &TenantId, connection: &ConnectionId) -> String {
 /// One pending report run: the level and the days it covers.
 pub fn report_run_sk(level: &str, since: chrono::NaiveDate, until: chrono::NaiveDate) -> String {
     format!("REPORT#{level}#{since}#{until}")
+}
+
+/// A connection's monthly budget ([`crate::insights::Budget`]).
+pub fn budget_sk(connection: &ConnectionId) -> String {
+    format!("BUDGET#{connection}")
+}
+
+/// The insights function's month-end projection of one month
+/// ([`crate::insights::MonthProjection`]); `month` is `YYYY-MM`.
+pub fn projection_sk(connection: &ConnectionId, month: &str) -> String {
+    format!("PACING#{connection}#{month}")
+}
+
+/// The summary of a connection's last insights computation.
+pub fn insights_sk(connection: &ConnectionId) -> String {
+    format!("INSIGHTS#{connection}")
+}
+
+/// Partition of a tenant's alerts, sorted by day: a descending query lists newest first and
+/// a day range is a key condition.
+pub fn alerts_pk(tenant: &TenantId) -> String {
+    format!("ALERTS#{tenant}")
+}
+
+/// One alert ([`crate::insights::Alert`]) under [`alerts_pk`], by its first day.
+pub fn alert_sk(date: chrono::NaiveDate, connection: &ConnectionId, alert_id: &str) -> String {
+    format!("{date}#{connection}#{alert_id}")
 }
 
 /// Secrets Manager name of a connection's credentials.

@@ -11,6 +11,7 @@ pub mod fixtures;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+pub mod insights;
 pub mod keys;
 pub mod money;
 pub mod oauth;

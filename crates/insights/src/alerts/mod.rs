@@ -1,0 +1,1 @@
+//! Anomaly alerts (work in progress).

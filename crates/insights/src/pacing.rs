@@ -1,0 +1,1 @@
+//! Month-end spend projection (work in progress).

@@ -1,0 +1,1 @@
+//! Seeded synthetic series (work in progress).
