@@ -14,6 +14,11 @@
 # (connections from refresh tokens); ends with the Parquet objects of both tables, copied to
 # .demo/lake, and the README's DuckDB queries (docs/queries/) over them: the current numbers,
 # the restated row's two versions in ad_metrics_history and one in ad_metrics, what changed.
+# Before the other platforms, the pixel stops firing yesterday (the fake Graph API reports
+# no purchases), the rule fires again and the stream relays the three rows: the "what
+# changed" query shows them too. At the end, insights: the insights queue's requests (one
+# per connection stream-to-s3 touched) go to the real insights binary; a monthly budget is
+# set through the API, and the month's pacing and the tenant's alerts are read back.
 # Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,7 +35,7 @@ say "building (debug) the local API and the local AWS helper"
 # The local API is behind schedule-api's `local` feature (docs/architecture.md, "Local mode").
 cargo build -q -p schedule-api --features local --bin adpipe-local-api
 cargo build -q -p adpipe-testkit --bin adpipe-local-aws --bin adpipe-fake-platforms \
-  -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3
+  -p extractor --bin extractor -p stream-to-s3 --bin stream-to-s3 -p insights --bin insights
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 start_moto
@@ -112,6 +117,15 @@ say "relaying the stream's new records into stream-to-s3"
 "$bin/adpipe-local-aws" stream-event "$work/stream-event-2.json" "$work/stream.position"
 "$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event-2.json" 2>>"$work/stream-to-s3.log"
 
+yesterday="$(date -u -d '1 day ago' +%F)"
+say "the pixel stops firing: Meta reports no purchases on $yesterday, on every campaign"
+curl -sS -X POST "$FACEBOOK_GRAPH_URL/_fake/outage" -d date="$yesterday" | pretty
+"$bin/adpipe-local-aws" fire-rule "$rule_name" >"$work/scheduled-event-4.json"
+"$bin/adpipe-local-aws" invoke "$bin/extractor" "$work/scheduled-event-4.json" 2>>"$work/extractor.log" \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; print("status", r["status"], "| rows fetched", r["rows_fetched"], "| rows written", r["rows_written"])'
+"$bin/adpipe-local-aws" stream-event "$work/stream-event-4.json" "$work/stream.position"
+"$bin/adpipe-local-aws" invoke "$bin/stream-to-s3" "$work/stream-event-4.json" 2>>"$work/stream-to-s3.log" >/dev/null
+
 # After the scheduled firings: a run-now holds the schedule's one-run lease until the
 # extractor takes it, and a firing meanwhile would be acknowledged without a run.
 say "POST /v1/schedules/$schedule_id/runs (run now: an asynchronous invoke of the extractor)"
@@ -173,5 +187,24 @@ print(sql.splitlines()[0])
 duckdb.sql(sql).show(max_width=250, max_rows=40)
 PY
 done
+
+say "insights: the insights queue's refresh requests (one per connection a stream batch touched)"
+"$bin/adpipe-local-aws" queue-event "$INSIGHTS_QUEUE_URL" "$work/insights-batch.json"
+say "the insights binary computes each connection once (its answer: no message to retry)"
+"$bin/adpipe-local-aws" invoke "$bin/insights" "$work/insights-batch.json" 2>"$work/insights.log"
+say "a direct invoke refreshes one connection and answers its summary"
+printf '{"kind": "refresh", "tenant_id": "demo", "connection_id": "%s"}' "$connection_id" >"$work/insights-refresh.json"
+"$bin/adpipe-local-aws" invoke "$bin/insights" "$work/insights-refresh.json" 2>>"$work/insights.log"
+
+say "PUT /v1/connections/$connection_id/budget (15,000.00 a month, 6,000.00 of it for Spring Sale)"
+curl -sS -X PUT "$api/v1/connections/$connection_id/budget" -H 'content-type: application/json' \
+  -d '{"monthly": "15000.00", "campaigns": {"120210000000000001": "6000.00"}}' | pretty
+say "PUT a budget with three decimals (refused, nothing stored changes)"
+curl -sS -X PUT "$api/v1/connections/$connection_id/budget" -H 'content-type: application/json' \
+  -d '{"monthly": "15000.005"}' | pretty
+say "GET /v1/connections/$connection_id/insights/pacing (this month)"
+curl -sS "$api/v1/connections/$connection_id/insights/pacing" | pretty
+say "GET /v1/insights/alerts?severity=warning"
+curl -sS "$api/v1/insights/alerts?severity=warning" | pretty
 
 say "done: moto and the API stop now (logs in .demo/)"

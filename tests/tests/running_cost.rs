@@ -248,6 +248,7 @@ async fn month(rows: usize, days: u64, restated_reads: u64) -> (Month, Month) {
         &stream_to_s3::Config {
             data_bucket: aws.data_bucket.clone(),
             failure_queue_url: aws.stream_failure_queue_url.clone(),
+            insights_queue_url: aws.insights_queue_url.clone(),
         },
         &sdk,
     );

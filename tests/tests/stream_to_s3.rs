@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use extractor::staging::DynamoStaging;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
-use stream_to_s3::queue::sqs::SqsFailureQueue;
+use stream_to_s3::queue::sqs::SqsQueue;
 use stream_to_s3::sink::s3::S3Sink;
 use stream_to_s3::{ObjectSink, Precondition, SinkError, StreamEvent, StreamToS3, Versioned};
 
@@ -82,9 +82,9 @@ async fn sink() -> S3Sink {
 }
 
 /// The SQS adapter on `queue_url`, reaching SQS through `endpoint` (moto, or a proxy).
-async fn failure_queue(queue_url: &str, endpoint: &str) -> SqsFailureQueue {
+async fn failure_queue(queue_url: &str, endpoint: &str) -> SqsQueue {
     let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
-    SqsFailureQueue::new(client, queue_url)
+    SqsQueue::failures(client, queue_url)
 }
 
 fn event_of(records: Vec<Value>) -> StreamEvent {

@@ -78,6 +78,7 @@ fn functions_build_the_binaries_the_workspace_defines() {
         ("ScheduleApiFunction", "schedule-api"),
         ("ExtractorFunction", "extractor"),
         ("StreamToS3Function", "stream-to-s3"),
+        ("InsightsFunction", "insights"),
     ] {
         let metadata = &resource(function)["Metadata"];
         assert_eq!(
@@ -326,6 +327,7 @@ fn each_function_may_call_exactly_the_control_plane_operations_its_code_calls() 
     for (function, krate) in [
         ("ScheduleApiFunction", "schedule-api"),
         ("ExtractorFunction", "extractor"),
+        ("InsightsFunction", "insights"),
     ] {
         let policies =
             serde_yaml::to_string(&resource(function)["Properties"]["Policies"]).unwrap();
@@ -339,4 +341,93 @@ fn each_function_may_call_exactly_the_control_plane_operations_its_code_calls() 
             "{function}: the granted actions (left) differ from the ones crates/{krate} calls (right)"
         );
     }
+}
+
+#[test]
+fn the_insights_function_sets_every_variable_the_code_reads_and_reads_its_queue() {
+    let env = environment("InsightsFunction");
+    for var in insights::Config::VARIABLES {
+        assert!(
+            env.contains(&var.to_string()),
+            "InsightsFunction lacks {var}"
+        );
+    }
+    let source = &resource("InsightsFunction")["Properties"]["Events"]["RefreshRequests"];
+    assert_eq!(source["Type"].as_str(), Some("SQS"));
+    let types = serde_yaml::to_string(&source["Properties"]["FunctionResponseTypes"]).unwrap();
+    assert!(types.contains("ReportBatchItemFailures"), "{types}");
+    let queue = &resource("InsightsQueue")["Properties"];
+    let redrive = serde_yaml::to_string(&queue["RedrivePolicy"]).unwrap();
+    assert!(redrive.contains("InsightsDeadLetterQueue"), "{redrive}");
+    // AWS: the queue's visibility timeout at least six times the function's timeout.
+    let timeout = resource("InsightsFunction")["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    let stream_env = environment("StreamToS3Function");
+    assert!(stream_env.contains(&"INSIGHTS_QUEUE_URL".to_owned()));
+}
+
+#[test]
+fn the_insights_function_reads_the_current_table_and_writes_only_its_own() {
+    assert_eq!(
+        actions_granted("InsightsFunction", &["s3"]),
+        [
+            "s3:DeleteObject",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject"
+        ]
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
+    );
+    let policies =
+        serde_yaml::to_string(&resource("InsightsFunction")["Properties"]["Policies"]).unwrap();
+    for prefix in [
+        stream_to_s3::CURRENT_PREFIX,
+        insights::lake::alerts_table::ALERTS_PREFIX,
+    ] {
+        assert!(
+            policies.contains(&format!("${{DataBucket.Arn}}/{prefix}/*")),
+            "{prefix}: {policies}"
+        );
+    }
+}
+
+#[test]
+fn the_insights_alerts_glue_table_declares_exactly_the_columns_its_files_hold() {
+    use arrow_schema::{DataType, TimeUnit};
+    let hive = |t: &DataType| match t {
+        DataType::Utf8 => "string",
+        DataType::Float64 => "double",
+        DataType::Date32 => "date",
+        DataType::Timestamp(TimeUnit::Millisecond, _) => "timestamp",
+        other => panic!("no Glue type for {other:?}"),
+    };
+    let parquet: Vec<(String, String)> = insights::lake::alerts_table::schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), hive(f.data_type()).to_owned()))
+        .collect();
+    let table = &resource("InsightsAlertsTable")["Properties"]["TableInput"];
+    assert_eq!(table["Name"].as_str(), Some("insights_alerts"));
+    let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().to_owned(),
+                c["Type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(glue, parquet);
+    let template =
+        serde_yaml::to_string(&table["Parameters"]["storage.location.template"]).unwrap();
+    assert!(
+        template.contains("/insights_alerts/tenant_id=${!tenant_id}/dt=${!dt}"),
+        "{template}"
+    );
 }

@@ -182,6 +182,38 @@ pub fn alert_id(
     format!("alr_{}", &crate::hex(&hash.finalize())[..24])
 }
 
+/// "Recompute this connection's insights": the body of each message stream-to-s3 sends to
+/// the insights queue, and the direct-invoke payload of the insights function.
+/// `{"kind": "refresh", "tenant_id": "…", "connection_id": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    kind: RefreshKind,
+    pub tenant_id: String,
+    pub connection_id: String,
+}
+
+/// The one `kind` a [`Refresh`] has (serde's internal tags refuse `deny_unknown_fields`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RefreshKind {
+    Refresh,
+}
+
+impl Refresh {
+    pub fn new(tenant_id: impl Into<String>, connection_id: impl Into<String>) -> Self {
+        Self {
+            kind: RefreshKind::Refresh,
+            tenant_id: tenant_id.into(),
+            connection_id: connection_id.into(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// A connection's monthly budget, in the account's currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
@@ -257,7 +289,11 @@ pub const ON_TRACK_TOLERANCE: f64 = 0.05;
 /// A budget judged against a projection: its status, and the even daily spend over the
 /// month's remaining days that lands the budget exactly (zero once it is spent or the month
 /// is over).
-pub fn judge(budget_micros: i64, projection: &Projection, days_remaining: u32) -> (PacingStatus, i64) {
+pub fn judge(
+    budget_micros: i64,
+    projection: &Projection,
+    days_remaining: u32,
+) -> (PacingStatus, i64) {
     let budget = budget_micros as f64;
     let projected = projection.projected_micros as f64;
     let status = if projected > budget * (1.0 + ON_TRACK_TOLERANCE) {
@@ -281,6 +317,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refresh_is_the_json_the_contract_names() {
+        let r = Refresh::new("t-1", "con_1");
+        assert_eq!(
+            r.to_json(),
+            r#"{"kind":"refresh","tenant_id":"t-1","connection_id":"con_1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Refresh>(&r.to_json()).unwrap(), r);
+        for bad in [
+            r#"{"kind":"other","tenant_id":"t","connection_id":"c"}"#,
+            r#"{"tenant_id":"t","connection_id":"c"}"#,
+            r#"{"kind":"refresh","tenant_id":"t"}"#,
+            r#"{"kind":"refresh","tenant_id":"t","connection_id":"c","x":1}"#,
+        ] {
+            assert!(serde_json::from_str::<Refresh>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_name_parses_back_to_its_value() {
         for m in Metric::ALL {
             assert_eq!(m.as_str().parse::<Metric>(), Ok(*m));
@@ -298,12 +352,23 @@ mod tests {
         let c: ConnectionId = "con_0123456789abcdef0123456789abcdef".parse().unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
         let id = |entity: &str, metric, date| {
-            alert_id(&c, "campaign", entity, AlertKind::Anomaly, metric, Direction::Up, date)
+            alert_id(
+                &c,
+                "campaign",
+                entity,
+                AlertKind::Anomaly,
+                metric,
+                Direction::Up,
+                date,
+            )
         };
         assert_eq!(id("1", Metric::Cpa, d), id("1", Metric::Cpa, d));
         assert_ne!(id("1", Metric::Cpa, d), id("2", Metric::Cpa, d));
         assert_ne!(id("1", Metric::Cpa, d), id("1", Metric::Cpc, d));
-        assert_ne!(id("1", Metric::Cpa, d), id("1", Metric::Cpa, d.succ_opt().unwrap()));
+        assert_ne!(
+            id("1", Metric::Cpa, d),
+            id("1", Metric::Cpa, d.succ_opt().unwrap())
+        );
         assert!(id("1", Metric::Cpa, d).starts_with("alr_"));
         assert_eq!(id("1", Metric::Cpa, d).len(), 28);
     }
@@ -320,10 +385,22 @@ mod tests {
     #[test]
     fn a_projection_within_five_percent_of_the_budget_is_on_track() {
         let budget = 1_000_000_000;
-        assert_eq!(judge(budget, &projection(0, 1_040_000_000), 10).0, PacingStatus::OnTrack);
-        assert_eq!(judge(budget, &projection(0, 960_000_000), 10).0, PacingStatus::OnTrack);
-        assert_eq!(judge(budget, &projection(0, 1_060_000_000), 10).0, PacingStatus::Over);
-        assert_eq!(judge(budget, &projection(0, 940_000_000), 10).0, PacingStatus::Under);
+        assert_eq!(
+            judge(budget, &projection(0, 1_040_000_000), 10).0,
+            PacingStatus::OnTrack
+        );
+        assert_eq!(
+            judge(budget, &projection(0, 960_000_000), 10).0,
+            PacingStatus::OnTrack
+        );
+        assert_eq!(
+            judge(budget, &projection(0, 1_060_000_000), 10).0,
+            PacingStatus::Over
+        );
+        assert_eq!(
+            judge(budget, &projection(0, 940_000_000), 10).0,
+            PacingStatus::Under
+        );
     }
 
     #[test]

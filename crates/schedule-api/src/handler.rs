@@ -9,6 +9,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::insights;
 use crate::request;
 use crate::routes::{Matched, Operation, match_route};
 use crate::service::{Api, Replayable};
@@ -98,6 +99,17 @@ async fn route(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
         Operation::ListRuns => {
             let page = request::page(req, |k| parses_after::<RunId>(k, keys::RUN_PREFIX))?;
             ok(api.runs(&tenant, id, &page).await?)
+        }
+        Operation::PutBudget => ok(api.put_budget(&tenant, id, request::json(body)?).await?),
+        Operation::GetBudget => ok(api.budget(&tenant, id).await?),
+        Operation::DeleteBudget => no_content(api.delete_budget(&tenant, id).await?),
+        Operation::GetPacing => {
+            let month = insights::month_param(req)?;
+            ok(api.pacing(&tenant, id, month).await?)
+        }
+        Operation::ListAlerts => {
+            let query = insights::AlertQuery::from_request(req)?;
+            ok(api.alerts(&tenant, &query).await?)
         }
     }
 }

@@ -1,12 +1,13 @@
 //! adpipe's control plane: connections and schedules behind API Gateway's HTTP API.
 //!
 //! `handler` turns one request into one response; `service` holds the operations over the
-//! `ports`, and `signin` the OAuth sign-in; the AWS adapters live in `store`, `scheduler`,
+//! `ports`, `insights` the budgets, pacing and alerts, and `signin` the OAuth sign-in; the AWS adapters live in `store`, `scheduler`,
 //! `secrets` and `invoker`, the platforms' token endpoints in `oauth`.
 
 pub mod config;
 pub mod error;
 pub mod handler;
+pub mod insights;
 pub mod invoker;
 #[cfg(feature = "local")]
 pub mod memory;

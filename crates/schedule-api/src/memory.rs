@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use adpipe_domain::insights::{Alert, Budget, MonthProjection};
 use adpipe_domain::keys;
 use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
 use async_trait::async_trait;
@@ -14,10 +15,11 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Limits;
 use crate::error::{DependencyError, StoreError};
+use crate::insights::{Month, alert_key_date, projection_prefix};
 use crate::ports::{
-    AppCredentials, AppSecretError, ControlStore, ExtractorInvoker, FacebookApp, GoogleApp, Grant,
-    IdempotencyRecord, OAuthError, OAuthExchange, OAuthState, Page, PageRequest, Quota,
-    QuotaExceeded, RuleScheduler, RuleSpec, SecretStore, SecretValue,
+    AlertFilter, AppCredentials, AppSecretError, ControlStore, ExtractorInvoker, FacebookApp,
+    GoogleApp, Grant, IdempotencyRecord, OAuthError, OAuthExchange, OAuthState, Page, PageRequest,
+    Quota, QuotaExceeded, RuleScheduler, RuleSpec, SecretStore, SecretValue,
 };
 use adpipe_domain::RunId;
 
@@ -43,6 +45,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl MemoryStore {
     fn items(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), serde_json::Value>> {
         self.items.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores `record` under `pk`/`sk` as another writer would (the insights function's
+    /// projections and alerts, in tests and local demos).
+    pub fn insert<T: Serialize>(
+        &self,
+        pk: String,
+        sk: String,
+        record: &T,
+    ) -> Result<(), StoreError> {
+        self.put(pk, sk, record)
     }
 
     fn put<T: Serialize>(&self, pk: String, sk: String, value: &T) -> Result<(), StoreError> {
@@ -148,10 +161,17 @@ impl ControlStore for MemoryStore {
                 "connection is used by schedules; delete them first".into(),
             ));
         }
-        self.items()
-            .remove(&(keys::tenant_pk(tenant), keys::connection_sk(id)))
-            .map(|_| ())
-            .ok_or(StoreError::NotFound)
+        let pk = keys::tenant_pk(tenant);
+        let mut items = self.items();
+        items
+            .remove(&(pk.clone(), keys::connection_sk(id)))
+            .ok_or(StoreError::NotFound)?;
+        let projections = projection_prefix(id);
+        let (budget, insights) = (keys::budget_sk(id), keys::insights_sk(id));
+        items.retain(|(p, s), _| {
+            p != &pk || !(s == &budget || s == &insights || s.starts_with(&projections))
+        });
+        Ok(())
     }
 
     async fn create_schedule(&self, s: &Schedule) -> Result<(), StoreError> {
@@ -345,6 +365,103 @@ impl ControlStore for MemoryStore {
             page,
             true,
         )
+    }
+
+    async fn budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Budget>, StoreError> {
+        self.get(keys::tenant_pk(tenant), keys::budget_sk(connection))
+    }
+
+    async fn put_budget(&self, tenant: &TenantId, budget: &Budget) -> Result<(), StoreError> {
+        if self
+            .connection(tenant, &budget.connection_id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        self.put(
+            keys::tenant_pk(tenant),
+            keys::budget_sk(&budget.connection_id),
+            budget,
+        )
+    }
+
+    async fn delete_budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        self.items()
+            .remove(&(keys::tenant_pk(tenant), keys::budget_sk(connection)))
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        month: Month,
+    ) -> Result<Option<MonthProjection>, StoreError> {
+        self.get(
+            keys::tenant_pk(tenant),
+            keys::projection_sk(connection, &month.to_string()),
+        )
+    }
+
+    async fn newest_projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<MonthProjection>, StoreError> {
+        let newest = PageRequest {
+            limit: 1,
+            after: None,
+        };
+        let page = self.page(
+            &keys::tenant_pk(tenant),
+            &projection_prefix(connection),
+            &newest,
+            true,
+        )?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// The filter over every alert (no read budget: memory is not billed per read).
+    async fn alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Alert>, StoreError> {
+        let pk = keys::alerts_pk(tenant);
+        let now = Utc::now().timestamp();
+        let items = self.items();
+        let mut kept = Vec::new();
+        for ((p, sk), value) in items.iter().rev() {
+            let after_token = page.after.as_ref().is_none_or(|after| sk < after);
+            let in_days = alert_key_date(sk).is_some_and(|day| filter.admits(day));
+            let expired = value[keys::EXPIRES_AT].as_i64().is_some_and(|t| t <= now);
+            if p != &pk || !after_token || !in_days || expired {
+                continue;
+            }
+            let alert: Alert = serde_json::from_value(value.clone())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if filter.keeps(&alert) {
+                kept.push((sk.clone(), alert));
+            }
+        }
+        let more = kept.len() > usize::from(page.limit);
+        kept.truncate(usize::from(page.limit));
+        let last_key = kept.last().filter(|_| more).map(|(sk, _)| sk.clone());
+        Ok(Page {
+            items: kept.into_iter().map(|(_, alert)| alert).collect(),
+            last_key,
+        })
     }
 
     async fn idempotency_record(

@@ -3,16 +3,18 @@
 //! the platforms' token endpoints (`oauth/`); tests wire the same adapters against moto,
 //! a faulty endpoint or a mock platform; the benchmark and unit tests wire `memory`.
 
+use adpipe_domain::insights::{Alert, Budget, Metric, MonthProjection, Severity};
 use adpipe_domain::{
     Connection, ConnectionId, Platform, Run, RunId, Schedule, ScheduleExpression, ScheduleId,
     TenantId,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use thiserror::Error;
 
 use crate::config::Limits;
 use crate::error::{DependencyError, StoreError};
+use crate::insights::Month;
 
 /// What a tenant's quotas count, taken before the resource is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,48 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// Which of a tenant's alerts a list shows; `None` narrows nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// First days from `since` to `until`, inclusive (a key condition: alerts sort by day).
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    pub connection: Option<ConnectionId>,
+    pub metric: Option<Metric>,
+    /// This severity and the more severe ones.
+    pub min_severity: Option<Severity>,
+}
+
+impl AlertFilter {
+    /// Whether an alert of first day `day` is within the days asked for.
+    pub fn admits(&self, day: NaiveDate) -> bool {
+        self.since.is_none_or(|s| s <= day) && self.until.is_none_or(|u| day <= u)
+    }
+
+    /// The severities shown: all of them without a minimum.
+    pub fn severities(&self) -> Vec<Severity> {
+        Severity::ALL
+            .iter()
+            .copied()
+            .filter(|s| self.min_severity.is_none_or(|min| *s >= min))
+            .collect()
+    }
+
+    /// Whether the filter keeps `alert` (the days apart, which are the store's key range).
+    pub fn keeps(&self, alert: &Alert) -> bool {
+        self.connection
+            .as_ref()
+            .is_none_or(|c| *c == alert.connection_id)
+            && self.metric.is_none_or(|m| m == alert.metric)
+            && self.min_severity.is_none_or(|min| alert.severity >= min)
+    }
+
+    /// Whether anything but days narrows the list (then a page may need several reads).
+    pub fn narrows(&self) -> bool {
+        self.connection.is_some() || self.metric.is_some() || self.min_severity.is_some()
+    }
+}
+
 #[async_trait]
 pub trait ControlStore: Send + Sync {
     /// Fails with `Conflict` if the id exists.
@@ -85,7 +129,9 @@ pub trait ControlStore: Send + Sync {
         tenant: &TenantId,
         page: &PageRequest,
     ) -> Result<Page<Connection>, StoreError>;
-    /// `Conflict` while schedules use the connection, `NotFound` if there is none.
+    /// `Conflict` while schedules use the connection, `NotFound` if there is none. Takes
+    /// the connection's budget, projections and insights summary with it (its alerts stay:
+    /// they are the tenant's history).
     async fn delete_connection(
         &self,
         tenant: &TenantId,
@@ -176,6 +222,42 @@ pub trait ControlStore: Send + Sync {
         schedule: &ScheduleId,
         page: &PageRequest,
     ) -> Result<Page<Run>, StoreError>;
+
+    async fn budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Budget>, StoreError>;
+    /// Stores (replaces) the budget while its connection exists: `NotFound` if it is gone.
+    async fn put_budget(&self, tenant: &TenantId, budget: &Budget) -> Result<(), StoreError>;
+    /// `NotFound` when the connection has no budget.
+    async fn delete_budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<(), StoreError>;
+    /// The insights function's projection of `month`, if it has made one.
+    async fn projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        month: Month,
+    ) -> Result<Option<MonthProjection>, StoreError>;
+    /// The projection of the latest month the insights function has made one for.
+    async fn newest_projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<MonthProjection>, StoreError>;
+    /// Newest first day first; expired alerts (past their `expires_at`) left out. A page
+    /// may hold fewer than `limit` alerts when the filter leaves few in what was read, and
+    /// still go on (`last_key`).
+    async fn alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Alert>, StoreError>;
 
     async fn idempotency_record(
         &self,

@@ -83,6 +83,15 @@ fn join(path: &str, name: &str) -> String {
 /// belongs to the list being paged.
 pub fn page(req: &Request, valid_key: impl Fn(&str) -> bool) -> Result<PageRequest, ApiError> {
     only_query(req, &["limit", "next_token"])?;
+    page_params(req, valid_key)
+}
+
+/// [`page`] for a list that also takes other query parameters (the caller checks that no
+/// unknown one is given, with [`only_query`]).
+pub fn page_params(
+    req: &Request,
+    valid_key: impl Fn(&str) -> bool,
+) -> Result<PageRequest, ApiError> {
     let query = req.query_string_parameters_ref();
     let limit = match query.and_then(|q| q.first("limit")) {
         None => DEFAULT_PAGE,
@@ -118,12 +127,18 @@ pub fn only_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
     match query.iter().find(|(name, _)| !allowed.contains(name)) {
         Some((name, _)) => Err(ApiError::invalid(
             name,
-            format!(
-                "unknown query parameter `{name}`; use {}",
-                allowed.join(" and ")
-            ),
+            format!("unknown query parameter `{name}`; use {}", listing(allowed)),
         )),
         None => Ok(()),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listing(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 

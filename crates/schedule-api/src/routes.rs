@@ -18,6 +18,11 @@ pub enum Operation {
     DeleteSchedule,
     RunSchedule,
     ListRuns,
+    PutBudget,
+    GetBudget,
+    DeleteBudget,
+    GetPacing,
+    ListAlerts,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +53,26 @@ pub const ROUTES: &[Route] = &[
         method: "DELETE",
         path: "/v1/connections/{id}",
         operation: Operation::DeleteConnection,
+    },
+    Route {
+        method: "PUT",
+        path: "/v1/connections/{id}/budget",
+        operation: Operation::PutBudget,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/connections/{id}/budget",
+        operation: Operation::GetBudget,
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/connections/{id}/budget",
+        operation: Operation::DeleteBudget,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/connections/{id}/insights/pacing",
+        operation: Operation::GetPacing,
     },
     Route {
         method: "GET",
@@ -93,6 +118,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/schedules/{id}/runs",
         operation: Operation::ListRuns,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/insights/alerts",
+        operation: Operation::ListAlerts,
     },
 ];
 
@@ -205,6 +235,66 @@ mod tests {
             ),
             Matched::MethodNotAllowed(vec!["GET"])
         );
+    }
+
+    #[test]
+    fn budget_and_pacing_paths_sit_under_a_connection_without_shadowing_it() {
+        let found = |method: &Method, path| match match_route(method, path) {
+            Matched::Found { operation, id } => Some((operation, id)),
+            _ => None,
+        };
+        let id = Some("con_1");
+        assert_eq!(
+            found(&Method::PUT, "/v1/connections/con_1/budget"),
+            Some((Operation::PutBudget, id))
+        );
+        assert_eq!(
+            found(&Method::GET, "/v1/connections/con_1/budget/"),
+            Some((Operation::GetBudget, id))
+        );
+        assert_eq!(
+            found(&Method::DELETE, "/v1/connections/con_1/budget"),
+            Some((Operation::DeleteBudget, id))
+        );
+        assert_eq!(
+            found(&Method::GET, "/v1/connections/con_1/insights/pacing"),
+            Some((Operation::GetPacing, id))
+        );
+        assert_eq!(
+            found(&Method::GET, "/v1/connections/con_1"),
+            Some((Operation::GetConnection, id))
+        );
+        assert_eq!(
+            found(&Method::DELETE, "/v1/connections/con_1"),
+            Some((Operation::DeleteConnection, id))
+        );
+        assert_eq!(
+            found(&Method::GET, "/v1/insights/alerts"),
+            Some((Operation::ListAlerts, None))
+        );
+        // An id of "oauth" is a connection id like any other (and not found).
+        assert_eq!(
+            found(&Method::GET, "/v1/connections/oauth/insights/pacing"),
+            Some((Operation::GetPacing, Some("oauth")))
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/connections/con_1/budget"),
+            Matched::MethodNotAllowed(vec!["PUT", "GET", "DELETE"])
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/insights/alerts"),
+            Matched::MethodNotAllowed(vec!["GET"])
+        );
+        for path in [
+            "/v1/connections//budget",
+            "/v1/connections/con_1/insights",
+            "/v1/connections/con_1/insights/alerts",
+            "/v1/connections/con_1/budget/x",
+            "/v1/insights",
+            "/v1/insights/alerts/x",
+        ] {
+            assert_eq!(match_route(&Method::GET, path), Matched::NotFound, "{path}");
+        }
     }
 
     #[test]

@@ -495,7 +495,11 @@ impl Api {
     }
 
     /// A malformed id is as unknown as a foreign one: 404.
-    async fn find_connection(&self, tenant: &TenantId, id: &str) -> Result<Connection, ApiError> {
+    pub(crate) async fn find_connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Connection, ApiError> {
         let id: ConnectionId = id.parse().map_err(|_| ApiError::not_found("connection"))?;
         self.store
             .connection(tenant, &id)

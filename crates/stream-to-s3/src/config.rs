@@ -10,11 +10,14 @@ pub struct Config {
     pub data_bucket: String,
     /// The stream's failure queue (`StreamFailureQueue`), where poison records go.
     pub failure_queue_url: String,
+    /// The insights queue (`InsightsQueue`), where each touched connection is sent.
+    pub insights_queue_url: String,
 }
 
 impl Config {
     /// Every variable the function reads in a deployment; template.yaml sets each.
-    pub const VARIABLES: &'static [&'static str] = &["DATA_BUCKET", "FAILURE_QUEUE_URL"];
+    pub const VARIABLES: &'static [&'static str] =
+        &["DATA_BUCKET", "FAILURE_QUEUE_URL", "INSIGHTS_QUEUE_URL"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -25,6 +28,7 @@ impl Config {
         Ok(Self {
             data_bucket: env.required("DATA_BUCKET")?,
             failure_queue_url: env.required("FAILURE_QUEUE_URL")?,
+            insights_queue_url: env.required("INSIGHTS_QUEUE_URL")?,
         })
     }
 }
@@ -35,11 +39,13 @@ mod tests {
 
     const QUEUE: &str =
         "https://sqs.us-east-1.amazonaws.com/123456789012/adpipe-StreamFailureQueue";
+    const INSIGHTS: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/adpipe-InsightsQueue";
 
     fn lookup(name: &str) -> Option<String> {
         match name {
             "DATA_BUCKET" => Some("lake".into()),
             "FAILURE_QUEUE_URL" => Some(QUEUE.into()),
+            "INSIGHTS_QUEUE_URL" => Some(INSIGHTS.into()),
             _ => None,
         }
     }
@@ -49,6 +55,7 @@ mod tests {
         let c = Config::from_lookup(lookup).unwrap();
         assert_eq!(c.data_bucket, "lake");
         assert_eq!(c.failure_queue_url, QUEUE);
+        assert_eq!(c.insights_queue_url, INSIGHTS);
     }
 
     #[test]

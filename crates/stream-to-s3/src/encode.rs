@@ -111,7 +111,7 @@ fn properties(metadata: Option<KeyValue>) -> WriterProperties {
 }
 
 /// Days from 1970-01-01, Arrow's `Date32`.
-fn days(date: NaiveDate) -> i32 {
+pub fn days(date: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     // Dates of ad metrics are within ±5.8 million years of 1970.
     (date - epoch).num_days() as i32

@@ -21,6 +21,11 @@
 //!   written, and the poison reports are sent while they are: rows before that sequence
 //!   number are in S3, rows after it are delivered again, none is lost.
 //!
+//! - After the writes, each (tenant, connection) the batch touched gets one refresh request
+//!   on the insights queue ([`RefreshQueue`]), so its insights are recomputed from the
+//!   merged objects. A request the queue does not take fails that connection's records
+//!   like a failed group: the redelivery merges nothing new and asks again.
+//!
 //! History object names are the first and last sequence numbers of the group's records,
 //! zero padded, so the same batch delivered again writes the same keys. A batch resumed
 //! after a partial failure holds other records, so it may write some rows again under new
@@ -40,8 +45,9 @@ use crate::current::{Merged, current_key, merge_into};
 use crate::encode::encode;
 use crate::event::StreamEvent;
 use crate::poison::PoisonRecord;
-use crate::ports::{FailureQueue, ObjectSink};
+use crate::ports::{FailureQueue, ObjectSink, RefreshQueue};
 use crate::records::{Change, Sequence, classify};
+use adpipe_domain::insights::Refresh;
 
 /// Top folder of the history table in the bucket (its Glue table's location).
 pub const HISTORY_PREFIX: &str = "ad_metrics_history";
@@ -96,11 +102,23 @@ pub fn object_key(partition: &Partition, first: &Sequence, last: &Sequence) -> S
 pub struct StreamToS3 {
     sink: Box<dyn ObjectSink>,
     queue: Box<dyn FailureQueue>,
+    refreshes: Option<Box<dyn RefreshQueue>>,
 }
 
 impl StreamToS3 {
+    /// A handler that asks for no insights (see [`StreamToS3::with_refreshes`]).
     pub fn new(sink: Box<dyn ObjectSink>, queue: Box<dyn FailureQueue>) -> Self {
-        Self { sink, queue }
+        Self {
+            sink,
+            queue,
+            refreshes: None,
+        }
+    }
+
+    /// Sends each touched connection to `refreshes` after the writes.
+    pub fn with_refreshes(mut self, refreshes: Box<dyn RefreshQueue>) -> Self {
+        self.refreshes = Some(refreshes);
+        self
     }
 
     /// Writes the batch's rows, sets its poison records aside, and answers which records
@@ -115,6 +133,7 @@ impl StreamToS3 {
             groups = tracing::field::Empty,
             failed_groups = tracing::field::Empty,
             unsent_poison = tracing::field::Empty,
+            unsent_refreshes = tracing::field::Empty,
         );
         self.handle_batch(event).instrument(span).await
     }
@@ -163,6 +182,7 @@ impl StreamToS3 {
         span.record("ignored", ignored);
         span.record("poison", poison.len());
         span.record("groups", groups.len());
+        let touched = touched(&groups);
 
         let writes: Vec<_> = groups
             .into_iter()
@@ -175,9 +195,11 @@ impl StreamToS3 {
         let (unsent, failed) = future::join(self.set_aside(&poison, lowest), written).await;
         span.record("failed_groups", failed.len());
         span.record("unsent_poison", unsent.len());
+        let unrequested = self.request_refreshes(touched).await;
+        span.record("unsent_refreshes", unrequested.len());
 
         let mut response = DynamoDbEventResponse::default();
-        if let Some(lowest) = failed.into_iter().chain(unsent).min() {
+        if let Some(lowest) = failed.into_iter().chain(unsent).chain(unrequested).min() {
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(lowest.as_str().to_owned());
             response.batch_item_failures.push(failure);
@@ -208,6 +230,28 @@ impl StreamToS3 {
             .iter()
             .filter_map(|&i| poison.get(i))
             .filter_map(|record| record.sequence().or_else(|| lowest.clone()))
+            .collect()
+    }
+
+    /// Asks the insights queue to recompute each touched connection; answers the lowest
+    /// sequence numbers of the connections it did not take.
+    async fn request_refreshes(&self, touched: BTreeMap<Refresh, Sequence>) -> Vec<Sequence> {
+        let Some(queue) = &self.refreshes else {
+            return Vec::new();
+        };
+        if touched.is_empty() {
+            return Vec::new();
+        }
+        let (refreshes, lowest): (Vec<Refresh>, Vec<Sequence>) = touched.into_iter().unzip();
+        let Err(error) = queue.request(&refreshes).await else {
+            tracing::info!(count = refreshes.len(), "insights refreshes requested");
+            return Vec::new();
+        };
+        tracing::error!(%error, unsent = error.unsent.len(), "insights refreshes not requested; their records will be delivered again");
+        error
+            .unsent
+            .iter()
+            .filter_map(|&i| lowest.get(i).cloned())
             .collect()
     }
 
@@ -316,6 +360,22 @@ impl StreamToS3 {
     }
 }
 
+/// Each (tenant, connection) with rows in the batch, with the lowest sequence number of
+/// its records.
+fn touched(groups: &BTreeMap<Partition, Group>) -> BTreeMap<Refresh, Sequence> {
+    let mut touched: BTreeMap<Refresh, Sequence> = BTreeMap::new();
+    for (partition, group) in groups {
+        for (sequence, row) in &group.rows {
+            let refresh = Refresh::new(&partition.tenant_id, row.connection_id.as_str());
+            let lowest = touched.entry(refresh).or_insert_with(|| sequence.clone());
+            if sequence < lowest {
+                *lowest = sequence.clone();
+            }
+        }
+    }
+    touched
+}
+
 fn add(groups: &mut BTreeMap<Partition, Group>, sequence: Sequence, row: AdMetricRow) {
     let row = Arc::new(row);
     let partition = Partition::of(&row);
@@ -367,6 +427,7 @@ mod tests {
         current: Mutex<std::collections::HashMap<String, (Bytes, u64)>>,
         messages: Mutex<Vec<Value>>,
         sends: Mutex<usize>,
+        refreshes: Mutex<Vec<Refresh>>,
     }
 
     impl Memory {
@@ -439,6 +500,21 @@ mod tests {
                     .iter()
                     .map(|r| serde_json::from_str(&r.to_json()).unwrap()),
             );
+            Ok(())
+        }
+    }
+
+    /// Takes every refresh request, or while `queue_down` none.
+    #[async_trait]
+    impl RefreshQueue for Arc<Memory> {
+        async fn request(&self, refreshes: &[Refresh]) -> Result<(), QueueError> {
+            if self.queue_down {
+                return Err(QueueError {
+                    unsent: (0..refreshes.len()).collect(),
+                    reason: "down".into(),
+                });
+            }
+            self.refreshes.lock().unwrap().extend_from_slice(refreshes);
             Ok(())
         }
     }
@@ -648,6 +724,60 @@ mod tests {
             took < latency * 3 - latency / 4,
             "two latencies, not three: {took:?}"
         );
+    }
+
+    fn refreshing(memory: &Arc<Memory>) -> StreamToS3 {
+        handler(memory).with_refreshes(Box::new(memory.clone()))
+    }
+
+    #[tokio::test]
+    async fn each_touched_connection_is_sent_for_a_refresh_once() {
+        let sink = memory(&[]);
+        let mut records = rows(6);
+        let other = AdMetricRow {
+            connection_id: "con_other".into(),
+            ..row(0)
+        };
+        records.push(record("200", &other));
+        records.push(record("201", &other));
+        let response = refreshing(&sink).handle(event(records)).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            *sink.refreshes.lock().unwrap(),
+            vec![
+                Refresh::new("t-1", "con_01jabcdefghijk"),
+                Refresh::new("t-1", "con_other"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unsent_refresh_fails_its_connections_lowest_record_and_nothing_is_lost() {
+        let sink = Arc::new(Memory {
+            queue_down: true,
+            ..Memory::default()
+        });
+        let other = AdMetricRow {
+            connection_id: "con_other".into(),
+            ..row(0)
+        };
+        let records = vec![record("300", &other), record("301", &row(1))];
+        let response = refreshing(&sink).handle(event(records)).await;
+        // Both connections unsent: the lower of their lowest sequence numbers.
+        assert_eq!(failures(&response), vec!["300"]);
+        assert_eq!(
+            current_objects(&sink).len(),
+            2,
+            "the rows are merged all the same"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_without_rows_requests_no_refresh() {
+        let sink = memory(&[]);
+        let response = refreshing(&sink).handle(event(vec![poison("1")])).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert!(sink.refreshes.lock().unwrap().is_empty());
     }
 
     fn current_objects(sink: &Arc<Memory>) -> Vec<String> {

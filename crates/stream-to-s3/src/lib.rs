@@ -28,7 +28,9 @@ pub use current::{CURRENT_PREFIX, MERGE_ATTEMPTS, MergeError, Merged, current_ke
 pub use event::StreamEvent;
 pub use handler::{HISTORY_PREFIX, Partition, StreamToS3, object_key};
 pub use poison::PoisonRecord;
-pub use ports::{FailureQueue, ObjectSink, Precondition, QueueError, SinkError, Versioned};
+pub use ports::{
+    FailureQueue, ObjectSink, Precondition, QueueError, RefreshQueue, SinkError, Versioned,
+};
 
 /// The S3 client of `sdk`. An endpoint override means a local S3 (moto), which knows no
 /// virtual-hosted buckets: path-style requests then.
@@ -46,9 +48,13 @@ pub fn aws_stream_to_s3(config: &Config, sdk: &aws_config::SdkConfig) -> StreamT
             s3_client(sdk),
             config.data_bucket.clone(),
         )),
-        Box::new(queue::sqs::SqsFailureQueue::new(
+        Box::new(queue::sqs::SqsQueue::failures(
             aws_sdk_sqs::Client::new(sdk),
             config.failure_queue_url.clone(),
         )),
     )
+    .with_refreshes(Box::new(queue::sqs::SqsQueue::refreshes(
+        aws_sdk_sqs::Client::new(sdk),
+        config.insights_queue_url.clone(),
+    )))
 }

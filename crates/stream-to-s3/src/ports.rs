@@ -55,7 +55,8 @@ pub trait ObjectSink: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 #[error("failure queue: {reason}")]
 pub struct QueueError {
-    /// Positions, in the slice given to [`FailureQueue::send`], of the reports not sent.
+    /// Positions, in the slice given to [`FailureQueue::send`] or [`RefreshQueue::request`],
+    /// of the messages not sent.
     pub unsent: Vec<usize>,
     pub reason: String,
 }
@@ -64,4 +65,14 @@ pub struct QueueError {
 #[async_trait]
 pub trait FailureQueue: Send + Sync {
     async fn send(&self, records: &[PoisonRecord]) -> Result<(), QueueError>;
+}
+
+/// The insights queue: one request per connection whose lake objects a batch touched.
+/// ([`QueueError::unsent`] holds positions in `refreshes`.)
+#[async_trait]
+pub trait RefreshQueue: Send + Sync {
+    async fn request(
+        &self,
+        refreshes: &[adpipe_domain::insights::Refresh],
+    ) -> Result<(), QueueError>;
 }

@@ -5,7 +5,9 @@
 //! has settled — until a restatement is posted: `POST /v26.0/_fake/restate` with form
 //! fields `campaign_id`, `date` and `purchases` adds that many late-attributed purchases
 //! to the campaign's day (at every level, on its first entity), as Meta's attribution
-//! windows do for up to 28 days. It needs no access token; it is the fake's own control.
+//! windows do for up to 28 days. `POST /v26.0/_fake/outage` with `date` makes that day
+//! report no purchases at all, on every campaign — a pixel that stopped firing. Neither
+//! needs an access token; they are the fake's own controls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,6 +68,8 @@ struct State {
     reports: std::sync::Mutex<HashMap<String, HashMap<String, String>>>,
     /// Late purchases per (campaign id, day), from `_fake/restate`.
     restated: std::sync::Mutex<HashMap<(String, NaiveDate), u64>>,
+    /// Days without purchases, from `_fake/outage`.
+    outages: std::sync::Mutex<std::collections::HashSet<NaiveDate>>,
 }
 
 impl State {
@@ -87,6 +91,9 @@ impl State {
         }
         if method == Method::POST && path == "_fake/restate" {
             return self.restate(&params);
+        }
+        if method == Method::POST && path == "_fake/outage" {
+            return self.outage(&params);
         }
         if !params.contains_key("access_token") {
             return error(
@@ -157,6 +164,18 @@ impl State {
         ok(json!({"campaign_id": campaign, "date": date.to_string(), "late_purchases": *total}))
     }
 
+    /// Records a day without purchases.
+    fn outage(&self, params: &HashMap<String, String>) -> Response<Body> {
+        let Some(date) = params.get("date").and_then(|d| d.parse::<NaiveDate>().ok()) else {
+            return error(400, 100, "outage takes date (YYYY-MM-DD)");
+        };
+        self.outages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(date);
+        ok(json!({"date": date.to_string(), "purchases": 0}))
+    }
+
     fn report(&self, id: &str) -> Option<HashMap<String, String>> {
         self.reports
             .lock()
@@ -183,7 +202,8 @@ impl State {
             Vec::new()
         } else {
             let restated = self.restated.lock().unwrap_or_else(|p| p.into_inner());
-            rows(level, since, until, &restated)
+            let outages = self.outages.lock().unwrap_or_else(|p| p.into_inner());
+            rows(level, since, until, &restated, &outages)
         };
         let total = if large {
             LARGE_ADS * ((until - since).num_days() as usize + 1)
@@ -232,7 +252,7 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
     let ad = i % LARGE_ADS;
     let (adset, campaign) = (ad / 100, ad / 1_000);
     let seed = seed(campaign as u64, ad as u64, day);
-    let mut row = metrics(200 + seed % 5_000, seed, day, 0);
+    let mut row = metrics(200 + seed % 5_000, seed, day, Some(0));
     if let Some(row) = row.as_object_mut() {
         for (k, v) in [
             ("campaign_id", format!("1202200{campaign:011}")),
@@ -255,11 +275,13 @@ fn large_row(since: NaiveDate, i: usize) -> Value {
 }
 
 /// The metrics of one entity's day, as Meta writes them: `impressions`, and clicks,
-/// spend and purchases derived from `seed`, plus `late_purchases` attributed afterwards.
-fn metrics(impressions: u64, seed: u64, day: NaiveDate, late_purchases: u64) -> Value {
+/// spend and purchases derived from `seed`, plus `late_purchases` attributed afterwards
+/// (`None` on a day without any purchase tracked).
+fn metrics(impressions: u64, seed: u64, day: NaiveDate, late_purchases: Option<u64>) -> Value {
     let clicks = impressions * (10 + seed % 30) / 1_000;
     let spend_cents = clicks * (40 + seed % 80);
-    let purchases = clicks / 25 + late_purchases;
+    // `None`: a day of a tracking outage, no purchase recorded.
+    let purchases = late_purchases.map_or(0, |late| clicks / 25 + late);
     let purchase_cents = purchases * 4_250;
     let purchase_value = format!("{}.{:02}", purchase_cents / 100, purchase_cents % 100);
     json!({
@@ -298,6 +320,7 @@ fn rows(
     since: NaiveDate,
     until: NaiveDate,
     restated: &HashMap<(String, NaiveDate), u64>,
+    outages: &std::collections::HashSet<NaiveDate>,
 ) -> Vec<Value> {
     let mut out = Vec::new();
     let mut day = since;
@@ -334,6 +357,7 @@ fn rows(
                         .unwrap_or(0),
                     _ => 0,
                 };
+                let late = (!outages.contains(&day)).then_some(late);
                 let metrics = metrics((2_000 + seed % 8_000) / share, seed, day, late);
                 entity["campaign_id"] = json!(campaign_id);
                 entity["campaign_name"] = json!(campaign_name);

@@ -40,6 +40,8 @@ pub struct TestAws {
     pub data_bucket: String,
     /// URL of the stream's failure queue (what `!Ref StreamFailureQueue` gives).
     pub stream_failure_queue_url: String,
+    /// URL of the insights queue (what `!Ref InsightsQueue` gives).
+    pub insights_queue_url: String,
 }
 
 /// The local AWS of this process: the first call starts moto (unless
@@ -311,14 +313,21 @@ async fn create_resources(
         .send()
         .await
         .map_err(|e| format!("creating the data bucket: {e:?}"))?;
-    let stream_failure_queue_url = aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await)
-        .create_queue()
-        .queue_name(format!("adpipe-stream-failures-{suffix}"))
-        .send()
-        .await
-        .map_err(|e| format!("creating the stream failure queue: {e:?}"))?
-        .queue_url
-        .ok_or("CreateQueue answered without a URL")?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await);
+    let create_queue = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(&name)
+                .send()
+                .await
+                .map_err(|e| format!("creating the queue {name}: {e:?}"))?
+                .queue_url
+                .ok_or_else(|| format!("CreateQueue of {name} answered without a URL"))
+        }
+    };
+    let stream_failure_queue_url = create_queue(format!("adpipe-stream-failures-{suffix}")).await?;
+    let insights_queue_url = create_queue(format!("adpipe-insights-{suffix}")).await?;
     Ok(TestAws {
         endpoint,
         control_table,
@@ -327,6 +336,7 @@ async fn create_resources(
         extractor_function_arn,
         data_bucket,
         stream_failure_queue_url,
+        insights_queue_url,
     })
 }
 

@@ -1,6 +1,7 @@
 //! [`ControlStore`] on DynamoDB, with the key layout of `adpipe_domain::keys`.
 //! Records go through `serde_dynamo`; conditions keep every write honest under concurrency.
 
+use adpipe_domain::insights::{Alert, Budget, MonthProjection};
 use adpipe_domain::keys::{self, EXPIRES_AT, PK, SK};
 use adpipe_domain::{Connection, ConnectionId, Run, Schedule, ScheduleId, TenantId};
 use adpipe_dynamodb::{Item, from_item, is_condition_failure, key, to_item, unavailable};
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, Select, TransactWriteItem, Update,
@@ -17,9 +19,10 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Limits;
 use crate::error::StoreError;
+use crate::insights::{Month, projection_prefix};
 use crate::ports::{
-    ControlStore, IdempotencyRecord, OAuthState, Page, PageRequest, Quota, QuotaExceeded,
-    StoredResponse,
+    AlertFilter, ControlStore, IdempotencyRecord, OAuthState, Page, PageRequest, Quota,
+    QuotaExceeded, StoredResponse,
 };
 use adpipe_domain::{Platform, RunId};
 
@@ -30,10 +33,30 @@ const SCHEDULE_COUNT: &str = "schedule_count";
 const COUNT: &str = "count";
 const CONNECTIONS: &str = "connections";
 const SCHEDULES: &str = "schedules";
+/// What one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// DynamoDB calls one page of alerts makes at most: a filter that keeps few alerts ends
+/// the page early, with a token, rather than reading the tenant's whole history at once.
+const ALERT_READS_PER_PAGE: usize = 5;
+/// Alerts read per call while a filter narrows the list (DynamoDB applies `Limit` before
+/// the filter).
+const ALERT_READ_BATCH: i32 = 200;
+/// The attributes of an alert record the filters compare ([`Alert`]'s field names).
+const ALERT_CONNECTION: &str = "connection_id";
+const ALERT_METRIC: &str = "metric";
+const ALERT_SEVERITY: &str = "severity";
 
 pub struct DynamoControlStore {
     client: Client,
     table: String,
+    alert_reads: AlertReads,
+}
+
+/// How much one page of a filtered alert list may read.
+#[derive(Debug, Clone, Copy)]
+struct AlertReads {
+    per_page: usize,
+    batch: i32,
 }
 
 impl DynamoControlStore {
@@ -41,7 +64,21 @@ impl DynamoControlStore {
         Self {
             client,
             table: table.into(),
+            alert_reads: AlertReads {
+                per_page: ALERT_READS_PER_PAGE,
+                batch: ALERT_READ_BATCH,
+            },
         }
+    }
+
+    /// This store with a page of alerts reading at most `per_page` times `batch` alerts
+    /// while a filter narrows the list (tests reach that bound without thousands of items).
+    pub fn with_alert_reads(mut self, per_page: usize, batch: i32) -> Self {
+        self.alert_reads = AlertReads {
+            per_page: per_page.max(1),
+            batch: batch.max(1),
+        };
+        self
     }
 
     async fn get<T: DeserializeOwned>(
@@ -93,6 +130,99 @@ impl DynamoControlStore {
             _ => None,
         });
         Ok(Page { items, last_key })
+    }
+
+    /// Every sort key of `pk` that starts with `sk_prefix`, oldest first.
+    async fn sort_keys(&self, pk: &str, sk_prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .projection_expression("#sk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            found.extend(
+                out.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(sort_key),
+            );
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// The alerts of `pk` within the filter's days, newest first, the rest of the filter
+    /// and the TTL as a filter expression. Sort keys start with the day: `<since>` sorts
+    /// before every key of that day and `<until>$` after every one (`$` follows `#`).
+    fn alert_query(&self, pk: String, filter: &AlertFilter) -> QueryFluentBuilder {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk));
+        let since = filter.since.map(|d| d.to_string());
+        let until = filter.until.map(|d| format!("{d}$"));
+        let range = match (&since, &until) {
+            (Some(_), Some(_)) => " AND #sk BETWEEN :since AND :until",
+            (Some(_), None) => " AND #sk >= :since",
+            (None, Some(_)) => " AND #sk <= :until",
+            (None, None) => "",
+        };
+        if !range.is_empty() {
+            query = query.expression_attribute_names("#sk", SK);
+        }
+        for (name, value) in [(":since", since), (":until", until)] {
+            if let Some(value) = value {
+                query = query.expression_attribute_values(name, AttributeValue::S(value));
+            }
+        }
+        // DynamoDB deletes expired items within days, not at once.
+        let mut conditions = vec!["(attribute_not_exists(#exp) OR #exp > :now)".to_owned()];
+        query = query
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now", epoch_seconds(Utc::now()));
+        if let Some(connection) = &filter.connection {
+            conditions.push("#conn = :conn".into());
+            query = query
+                .expression_attribute_names("#conn", ALERT_CONNECTION)
+                .expression_attribute_values(":conn", AttributeValue::S(connection.to_string()));
+        }
+        if let Some(metric) = filter.metric {
+            conditions.push("#metric = :metric".into());
+            query = query
+                .expression_attribute_names("#metric", ALERT_METRIC)
+                .expression_attribute_values(":metric", AttributeValue::S(metric.to_string()));
+        }
+        if filter.min_severity.is_some() {
+            let mut names = Vec::new();
+            for (i, severity) in filter.severities().into_iter().enumerate() {
+                names.push(format!(":sev{i}"));
+                query = query.expression_attribute_values(
+                    format!(":sev{i}"),
+                    AttributeValue::S(severity.to_string()),
+                );
+            }
+            conditions.push(format!("#severity IN ({})", names.join(", ")));
+            query = query.expression_attribute_names("#severity", ALERT_SEVERITY);
+        }
+        query
+            .key_condition_expression(format!("#pk = :pk{range}"))
+            .filter_expression(conditions.join(" AND "))
     }
 
     fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
@@ -281,6 +411,23 @@ fn condition_cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) ->
     }
 }
 
+/// A page of alerts that ends at its last one, going on after it when `more` may follow.
+fn alert_page(kept: Vec<(String, Alert)>, more: bool) -> Page<Alert> {
+    let last_key = kept.last().filter(|_| more).map(|(sk, _)| sk.clone());
+    Page {
+        items: kept.into_iter().map(|(_, alert)| alert).collect(),
+        last_key,
+    }
+}
+
+/// The sort key of an item read from the table.
+fn sort_key(mut item: Item) -> Option<String> {
+    match item.remove(SK) {
+        Some(AttributeValue::S(sk)) => Some(sk),
+        _ => None,
+    }
+}
+
 fn epoch_millis(t: DateTime<Utc>) -> AttributeValue {
     AttributeValue::N(t.timestamp_millis().to_string())
 }
@@ -358,19 +505,42 @@ impl ControlStore for DynamoControlStore {
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let writes = vec![
+        let mut writes = vec![
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder()
                 .update(self.count_on_tenant(tenant, CONNECTIONS, -1, None)?)
                 .build(),
+            self.delete(pk.clone(), keys::budget_sk(id), None)?,
+            self.delete(pk.clone(), keys::insights_sk(id), None)?,
         ];
-        match self.transact(writes).await {
-            Ok(()) => Ok(()),
-            Err(TransactOutcome::ConditionFailed) => Err(self
-                .explain(pk, sk, "connection is used by schedules; delete them first")
-                .await),
-            Err(TransactOutcome::Failed(e)) => Err(e),
+        // The connection's projections go with it, in the same transaction as far as they
+        // fit (a month each: 96 is eight years), the rest right after.
+        let projections = self.sort_keys(&pk, &projection_prefix(id)).await?;
+        let room = MAX_TRANSACTION_ITEMS - writes.len();
+        let (now, later) = projections.split_at(projections.len().min(room));
+        for projection in now {
+            writes.push(self.delete(pk.clone(), projection.clone(), None)?);
         }
+        match self.transact(writes).await {
+            Ok(()) => {}
+            Err(TransactOutcome::ConditionFailed) => {
+                return Err(self
+                    .explain(pk, sk, "connection is used by schedules; delete them first")
+                    .await);
+            }
+            Err(TransactOutcome::Failed(e)) => return Err(e),
+        }
+        for chunk in later.chunks(MAX_TRANSACTION_ITEMS) {
+            let deletes = chunk
+                .iter()
+                .map(|projection| self.delete(pk.clone(), projection.clone(), None))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Unconditional deletes: only an unavailable table fails them.
+            if let Err(TransactOutcome::Failed(e)) = self.transact(deletes).await {
+                tracing::error!(connection_id = %id, error = %e, "connection deleted, some of its projections were not: nothing reads them, delete PACING#<id>#… by hand");
+            }
+        }
+        Ok(())
     }
 
     async fn create_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
@@ -765,6 +935,147 @@ impl ControlStore for DynamoControlStore {
             true,
         )
         .await
+    }
+
+    async fn budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<Budget>, StoreError> {
+        self.get(keys::tenant_pk(tenant), keys::budget_sk(connection))
+            .await
+    }
+
+    async fn put_budget(&self, tenant: &TenantId, budget: &Budget) -> Result<(), StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let item = to_item(budget, pk.clone(), keys::budget_sk(&budget.connection_id))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let connection_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, keys::connection_sk(&budget.connection_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writes = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder()
+                .condition_check(connection_exists)
+                .build(),
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactOutcome::ConditionFailed) => Err(StoreError::NotFound),
+            Err(TransactOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn delete_budget(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant_pk(tenant),
+                keys::budget_sk(connection),
+            )))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(unavailable(e).into()),
+        }
+    }
+
+    async fn projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        month: Month,
+    ) -> Result<Option<MonthProjection>, StoreError> {
+        self.get(
+            keys::tenant_pk(tenant),
+            keys::projection_sk(connection, &month.to_string()),
+        )
+        .await
+    }
+
+    async fn newest_projection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<Option<MonthProjection>, StoreError> {
+        // `PACING#<id>#YYYY-MM` sorts by month: the last key is the latest month.
+        let newest = PageRequest {
+            limit: 1,
+            after: None,
+        };
+        let page: Page<MonthProjection> = self
+            .query(
+                keys::tenant_pk(tenant),
+                &projection_prefix(connection),
+                &newest,
+                true,
+            )
+            .await?;
+        Ok(page.items.into_iter().next())
+    }
+
+    async fn alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Alert>, StoreError> {
+        let pk = keys::alerts_pk(tenant);
+        let query = self.alert_query(pk.clone(), filter);
+        let limit = usize::from(page.limit);
+        let batch = if filter.narrows() {
+            self.alert_reads.batch.max(i32::from(page.limit))
+        } else {
+            i32::from(page.limit)
+        };
+        let mut kept: Vec<(String, Alert)> = Vec::new();
+        let mut start = page.after.clone();
+        for _ in 0..self.alert_reads.per_page {
+            let out = query
+                .clone()
+                .limit(batch)
+                .set_exclusive_start_key(start.map(|sk| key(pk.clone(), sk)))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                if kept.len() == limit {
+                    // More alerts were read than the page holds: go on after its last.
+                    return Ok(alert_page(kept, true));
+                }
+                let Some(AttributeValue::S(sk)) = item.get(SK) else {
+                    return Err(StoreError::Corrupt("an alert without a sort key".into()));
+                };
+                kept.push((sk.clone(), from_item(item)?));
+            }
+            start = out.last_evaluated_key.and_then(sort_key);
+            if start.is_none() || kept.len() == limit {
+                let more = start.is_some();
+                return Ok(alert_page(kept, more));
+            }
+        }
+        // The reads are spent before the page is full: go on from where reading stopped.
+        Ok(Page {
+            items: kept.into_iter().map(|(_, alert)| alert).collect(),
+            last_key: start,
+        })
     }
 
     async fn idempotency_record(

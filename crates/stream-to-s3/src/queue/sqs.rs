@@ -1,33 +1,73 @@
-//! [`FailureQueue`] on SQS: one message per poison record, sent with SendMessageBatch in
-//! requests of at most 10 messages and 256 KiB, each message tagged with the attribute
-//! `kind` = `poison_record`.
+//! The stream function's two queues on SQS: the failure queue ([`FailureQueue`], one
+//! message per poison record, attribute `kind` = `poison_record`) and the insights queue
+//! ([`RefreshQueue`], one message per touched connection, `kind` = `refresh`). Messages go
+//! with SendMessageBatch in requests of at most 10 messages and 256 KiB.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
-use crate::poison::{KIND, PoisonRecord};
-use crate::ports::{FailureQueue, QueueError};
+use adpipe_domain::insights::Refresh;
+
+use crate::poison::{self, PoisonRecord};
+use crate::ports::{FailureQueue, QueueError, RefreshQueue};
 
 /// SendMessageBatch's limits: entries per request, and bytes of all messages together
 /// (bodies and attributes).
 const MAX_ENTRIES: usize = 10;
 const MAX_BYTES: usize = 256 * 1024;
 const ATTRIBUTE: &str = "kind";
-const ATTRIBUTE_BYTES: usize = ATTRIBUTE.len() + "String".len() + KIND.len();
+/// The `kind` attribute of the insights queue's messages.
+pub const REFRESH_KIND: &str = "refresh";
 
-pub struct SqsFailureQueue {
+/// One SQS queue and the `kind` its messages carry.
+pub struct SqsQueue {
     client: Client,
     queue_url: String,
+    kind: &'static str,
 }
 
-impl SqsFailureQueue {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+impl SqsQueue {
+    /// The stream's failure queue.
+    pub fn failures(client: Client, queue_url: impl Into<String>) -> Self {
+        Self::new(client, queue_url, poison::KIND)
+    }
+
+    /// The insights queue.
+    pub fn refreshes(client: Client, queue_url: impl Into<String>) -> Self {
+        Self::new(client, queue_url, REFRESH_KIND)
+    }
+
+    fn new(client: Client, queue_url: impl Into<String>, kind: &'static str) -> Self {
         Self {
             client,
             queue_url: queue_url.into(),
+            kind,
         }
+    }
+
+    fn attribute_bytes(&self) -> usize {
+        ATTRIBUTE.len() + "String".len() + self.kind.len()
+    }
+
+    /// Sends every body; answers the positions of those SQS did not take.
+    async fn send_all(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        let mut unsent = Vec::new();
+        let mut reasons = Vec::new();
+        for batch in batches(bodies, self.attribute_bytes()) {
+            if let Err(e) = self.send_batch(batch).await {
+                unsent.extend(e.unsent);
+                reasons.push(e.reason);
+            }
+        }
+        if unsent.is_empty() {
+            return Ok(());
+        }
+        Err(QueueError {
+            unsent,
+            reason: reasons.join("; "),
+        })
     }
 
     /// Sends one request; answers the positions (ids) of the entries SQS did not take.
@@ -35,7 +75,7 @@ impl SqsFailureQueue {
         let positions: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
         let entries = batch
             .into_iter()
-            .map(|(i, body)| entry(i, body))
+            .map(|(i, body)| entry(i, body, self.kind))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|reason| QueueError {
                 unsent: positions.clone(),
@@ -72,10 +112,14 @@ impl SqsFailureQueue {
     }
 }
 
-fn entry(position: usize, body: String) -> Result<SendMessageBatchRequestEntry, String> {
+fn entry(
+    position: usize,
+    body: String,
+    kind: &str,
+) -> Result<SendMessageBatchRequestEntry, String> {
     let kind = MessageAttributeValue::builder()
         .data_type("String")
-        .string_value(KIND)
+        .string_value(kind)
         .build()
         .map_err(|e| e.to_string())?;
     SendMessageBatchRequestEntry::builder()
@@ -86,13 +130,12 @@ fn entry(position: usize, body: String) -> Result<SendMessageBatchRequestEntry, 
         .map_err(|e| e.to_string())
 }
 
-/// The reports' bodies, with their positions, in requests within SendMessageBatch's limits.
-fn batches(records: &[PoisonRecord]) -> Vec<Vec<(usize, String)>> {
+/// The bodies, with their positions, in requests within SendMessageBatch's limits.
+fn batches(bodies: Vec<String>, attribute_bytes: usize) -> Vec<Vec<(usize, String)>> {
     let mut batches: Vec<Vec<(usize, String)>> = Vec::new();
     let mut bytes = 0;
-    for (i, record) in records.iter().enumerate() {
-        let body = record.to_json();
-        let size = body.len() + ATTRIBUTE_BYTES;
+    for (i, body) in bodies.into_iter().enumerate() {
+        let size = body.len() + attribute_bytes;
         match batches.last_mut() {
             Some(batch) if batch.len() < MAX_ENTRIES && bytes + size <= MAX_BYTES => {
                 bytes += size;
@@ -108,23 +151,18 @@ fn batches(records: &[PoisonRecord]) -> Vec<Vec<(usize, String)>> {
 }
 
 #[async_trait]
-impl FailureQueue for SqsFailureQueue {
+impl FailureQueue for SqsQueue {
     async fn send(&self, records: &[PoisonRecord]) -> Result<(), QueueError> {
-        let mut unsent = Vec::new();
-        let mut reasons = Vec::new();
-        for batch in batches(records) {
-            if let Err(e) = self.send_batch(batch).await {
-                unsent.extend(e.unsent);
-                reasons.push(e.reason);
-            }
-        }
-        if unsent.is_empty() {
-            return Ok(());
-        }
-        Err(QueueError {
-            unsent,
-            reason: reasons.join("; "),
-        })
+        self.send_all(records.iter().map(PoisonRecord::to_json).collect())
+            .await
+    }
+}
+
+#[async_trait]
+impl RefreshQueue for SqsQueue {
+    async fn request(&self, refreshes: &[Refresh]) -> Result<(), QueueError> {
+        self.send_all(refreshes.iter().map(Refresh::to_json).collect())
+            .await
     }
 }
 
@@ -132,6 +170,12 @@ impl FailureQueue for SqsFailureQueue {
 mod tests {
     use super::*;
     use crate::event::StreamEvent;
+
+    const ATTRIBUTE_BYTES: usize = ATTRIBUTE.len() + "String".len() + poison::KIND.len();
+
+    fn bodies(records: &[PoisonRecord]) -> Vec<String> {
+        records.iter().map(PoisonRecord::to_json).collect()
+    }
 
     fn poison(n: usize, keys_bytes: usize) -> Vec<PoisonRecord> {
         let pk = "k".repeat(keys_bytes);
@@ -153,7 +197,7 @@ mod tests {
 
     #[test]
     fn requests_hold_at_most_ten_messages_in_order() {
-        let sizes: Vec<Vec<usize>> = batches(&poison(23, 10))
+        let sizes: Vec<Vec<usize>> = batches(bodies(&poison(23, 10)), ATTRIBUTE_BYTES)
             .iter()
             .map(|b| b.iter().map(|(i, _)| *i).collect())
             .collect();
@@ -164,7 +208,7 @@ mod tests {
 
     #[test]
     fn requests_hold_at_most_256_kib() {
-        for batch in batches(&poison(10, 60_000)) {
+        for batch in batches(bodies(&poison(10, 60_000)), ATTRIBUTE_BYTES) {
             let bytes: usize = batch
                 .iter()
                 .map(|(_, body)| body.len() + ATTRIBUTE_BYTES)

@@ -29,6 +29,14 @@ impl S3Sink {
         }
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// A PutObject of `body` as a Parquet object under `key`.
     fn put_object(&self, key: &str, body: Bytes) -> PutObjectFluentBuilder {
         self.client

@@ -2,7 +2,8 @@
 //!
 //! - `setup`: creates in the moto at `ADPIPE_TEST_AWS_ENDPOINT` the tables template.yaml
 //!   declares, the app-credentials secret, an extractor function, the data bucket and the
-//!   stream's failure queue; prints the functions' environment as `NAME=value` lines.
+//!   stream's failure queue and the insights queue; prints the functions' environment as
+//!   `NAME=value` lines.
 //! - `show-rule NAME`: prints the rule and its targets as moto holds them, as JSON.
 //! - `fire-rule NAME`: prints the input the rule's target gets when EventBridge fires it
 //!   now (moto fires nothing: this renders the stored input transformer).
@@ -14,6 +15,9 @@
 //!   it holds, and then the newest one into it — as a shard iterator moves on.
 //! - `lake TENANT DIR`: copies the tenant's Parquet objects from the data bucket into DIR
 //!   (same keys) and prints what they hold per platform, campaign and day.
+//! - `queue-event QUEUE_URL FILE`: receives the queue's waiting messages (up to 100) and
+//!   writes them as the SQS event Lambda's event source would deliver, deleting them
+//!   from the queue (moto's SQS mappings never fire); prints how many.
 //! - `invoke BINARY EVENT_FILE`: runs a built Lambda binary once against a local runtime
 //!   API with the event, prints its answer, stops it (the function's environment is this
 //!   process's).
@@ -33,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("APP_CREDENTIALS_SECRET={}", aws.app_credentials_secret);
             println!("DATA_BUCKET={}", aws.data_bucket);
             println!("FAILURE_QUEUE_URL={}", aws.stream_failure_queue_url);
+            println!("INSIGHTS_QUEUE_URL={}", aws.insights_queue_url);
             Ok(())
         }
         ["show-rule", name] => {
@@ -71,6 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["stream-event", file] => stream_event(file, None).await,
         ["stream-event", file, position] => stream_event(file, Some(position)).await,
         ["lake", tenant, dir] => lake(tenant, dir).await,
+        ["queue-event", queue_url, file] => queue_event(queue_url, file).await,
         ["fire-rule", name] => {
             let eb = adpipe_testkit::eventbridge_at(&endpoint()?).await;
             let rule = eb.describe_rule().name(*name).send().await?;
@@ -101,8 +107,66 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT [PLATFORM] | stream-event FILE [POSITION_FILE] | lake TENANT DIR | invoke BINARY EVENT_FILE".into()),
+        _ => Err("usage: adpipe-local-aws setup | show-rule NAME | fire-rule NAME | staged TENANT [PLATFORM] | stream-event FILE [POSITION_FILE] | lake TENANT DIR | queue-event QUEUE_URL FILE | invoke BINARY EVENT_FILE".into()),
     }
+}
+
+/// The queue's waiting messages as one SQS event in `file`, taken off the queue.
+async fn queue_event(queue_url: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let sqs = aws_sdk_sqs::Client::new(&adpipe_testkit::sdk_config(&endpoint()?).await);
+    let mut records = Vec::new();
+    while records.len() < 100 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                json!({"stringValue": v.string_value(), "dataType": v.data_type()}),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push(json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": attributes,
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{}", queue_url.rsplit('/').next().unwrap_or_default()),
+                "awsRegion": "us-east-1",
+            }));
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+    std::fs::write(
+        file,
+        serde_json::to_string_pretty(&json!({"Records": records}))?,
+    )?;
+    println!("{} messages", records.len());
+    Ok(())
 }
 
 fn endpoint() -> Result<String, Box<dyn std::error::Error>> {
@@ -332,6 +396,7 @@ fn local_aws() -> Result<adpipe_testkit::TestAws, Box<dyn std::error::Error>> {
         extractor_function_arn: var("EXTRACTOR_FUNCTION_ARN")?,
         data_bucket: var("DATA_BUCKET")?,
         stream_failure_queue_url: var("FAILURE_QUEUE_URL")?,
+        insights_queue_url: var("INSIGHTS_QUEUE_URL")?,
     })
 }
 

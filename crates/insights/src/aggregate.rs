@@ -1,0 +1,152 @@
+//! A connection's lake rows → the series the models read ([`ConnectionSeries`]), and the
+//! daily spend of each campaign for pacing.
+//!
+//! - One currency: the newest row's (latest day, then latest extraction). Rows in any other
+//!   currency are left out and counted, never summed with it.
+//! - One level: a connection's schedules may report several; the coarsest present
+//!   (campaign before ad group before ad; channel before video) is the one whose entities
+//!   are tested, so no day is counted twice.
+//! - An entity's rows of one day are summed (breakdown rows included).
+
+use std::collections::BTreeMap;
+
+use adpipe_domain::insights::ACCOUNT_LEVEL;
+use adpipe_domain::{AdMetricRow, Connection, Level};
+use chrono::NaiveDate;
+
+use crate::series::{ConnectionSeries, EntitySeries, Totals};
+
+/// One campaign's daily spend (micros), aligned like the series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignSpend {
+    pub campaign_name: Option<String>,
+    pub days: Vec<Option<i64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregated {
+    pub series: ConnectionSeries,
+    pub level: Option<Level>,
+    pub campaigns: BTreeMap<String, CampaignSpend>,
+    pub rows_other_currency: u64,
+}
+
+/// The entity a row is about: the id its `row_key` names at its level.
+fn entity_id(row: &AdMetricRow) -> &str {
+    row.row_key.split('|').nth(3).unwrap_or_default()
+}
+
+fn entity_name(row: &AdMetricRow) -> Option<&str> {
+    match row.level {
+        Level::Campaign | Level::Channel => row.campaign_name.as_deref(),
+        Level::AdGroup => row.ad_group_name.as_deref(),
+        Level::Ad | Level::Video => row.ad_name.as_deref(),
+    }
+}
+
+fn totals(row: &AdMetricRow) -> Totals {
+    let count = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    Totals {
+        impressions: count(row.impressions),
+        clicks: count(row.clicks),
+        cost_micros: row.cost_micros.unwrap_or(0).max(0),
+        conversions: row
+            .conversions
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0)
+            .max(0.0),
+        conversion_value: row
+            .conversion_value
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0)
+            .max(0.0),
+    }
+}
+
+/// The rows of `first_day .. first_day + n_days` as series; rows outside are ignored.
+pub fn aggregate(
+    connection: &Connection,
+    first_day: NaiveDate,
+    n_days: usize,
+    rows: &[AdMetricRow],
+) -> Aggregated {
+    let index = |date: NaiveDate| {
+        usize::try_from((date - first_day).num_days())
+            .ok()
+            .filter(|&i| i < n_days)
+    };
+    let in_range: Vec<(usize, &AdMetricRow)> = rows
+        .iter()
+        .filter_map(|r| index(r.date).map(|i| (i, r)))
+        .collect();
+    let currency = in_range
+        .iter()
+        .filter(|(_, r)| r.currency.is_some())
+        .max_by_key(|(_, r)| (r.date, r.extracted_at))
+        .and_then(|(_, r)| r.currency.clone());
+    let level = in_range
+        .iter()
+        .map(|(_, r)| r.level)
+        .min_by_key(|l| Level::ALL.iter().position(|x| x == l));
+    let mut rows_other_currency = 0;
+    let mut entities: BTreeMap<&str, EntitySeries> = BTreeMap::new();
+    let mut campaigns: BTreeMap<String, CampaignSpend> = BTreeMap::new();
+    let mut account = vec![None::<Totals>; n_days];
+    for (i, row) in in_range {
+        if Some(row.level) != level {
+            continue;
+        }
+        if row.currency.is_some() && row.currency != currency {
+            rows_other_currency += 1;
+            continue;
+        }
+        let day = totals(row);
+        let entity = entities
+            .entry(entity_id(row))
+            .or_insert_with(|| EntitySeries {
+                level: row.level.as_str().to_owned(),
+                entity_id: entity_id(row).to_owned(),
+                entity_name: None,
+                campaign_id: row.campaign_id.clone(),
+                days: vec![None; n_days],
+            });
+        if let Some(name) = entity_name(row) {
+            entity.entity_name = Some(name.to_owned());
+        }
+        entity.days[i].get_or_insert_with(Totals::default).add(&day);
+        account[i].get_or_insert_with(Totals::default).add(&day);
+        if let Some(campaign) = &row.campaign_id {
+            let spend = campaigns
+                .entry(campaign.clone())
+                .or_insert_with(|| CampaignSpend {
+                    campaign_name: None,
+                    days: vec![None; n_days],
+                });
+            if row.campaign_name.is_some() {
+                spend.campaign_name = row.campaign_name.clone();
+            }
+            *spend.days[i].get_or_insert(0) += day.cost_micros;
+        }
+    }
+    let series = ConnectionSeries {
+        connection_id: connection.id.clone(),
+        platform: connection.platform,
+        currency,
+        first_day,
+        n_days,
+        account: EntitySeries {
+            level: ACCOUNT_LEVEL.to_owned(),
+            entity_id: connection.account_id.clone(),
+            entity_name: connection.name.clone(),
+            campaign_id: None,
+            days: account,
+        },
+        entities: entities.into_values().collect(),
+    };
+    Aggregated {
+        series,
+        level,
+        campaigns,
+        rows_other_currency,
+    }
+}

@@ -1,1 +1,0 @@
-//! Month-end spend projection (work in progress).

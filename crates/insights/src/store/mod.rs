@@ -1,0 +1,3 @@
+//! [`Store`](crate::ports::Store) on the control table.
+
+pub mod dynamodb;
