@@ -150,3 +150,107 @@ pub fn aggregate(
         rows_other_currency,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use adpipe_domain::fixtures::campaign_row;
+    use adpipe_domain::{ConnectionStatus, Platform};
+    use chrono::{Days, Utc};
+
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection {
+            id: "con_0123456789abcdef0123456789abcdef".parse().unwrap(),
+            tenant_id: "t-1".parse().unwrap(),
+            platform: Platform::Facebook,
+            account_id: "act_1".into(),
+            name: Some("Main".into()),
+            login_customer_id: None,
+            status: ConnectionStatus::Active,
+            time_zone: None,
+            secret_id: "s".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn first() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+    }
+
+    fn row(level: Level, entity: &str, day: u64, spend: i64) -> AdMetricRow {
+        let c = connection();
+        AdMetricRow {
+            cost_micros: Some(spend),
+            currency: Some("USD".into()),
+            ..campaign_row(
+                "t-1",
+                c.id.as_str(),
+                "act_1",
+                level,
+                entity,
+                first() + Days::new(day),
+            )
+        }
+    }
+
+    #[test]
+    fn an_entitys_rows_of_a_day_are_summed_and_the_account_is_their_total() {
+        let rows = vec![
+            row(Level::Campaign, "a", 0, 1_000_000),
+            row(Level::Campaign, "a", 0, 2_000_000),
+            row(Level::Campaign, "b", 0, 500_000),
+            row(Level::Campaign, "b", 2, 700_000),
+        ];
+        let agg = aggregate(&connection(), first(), 3, &rows);
+        let s = &agg.series;
+        assert_eq!(s.entities.len(), 2);
+        assert_eq!(s.entities[0].days[0].unwrap().cost_micros, 3_000_000);
+        assert_eq!(s.entities[0].days[1], None, "no row is no data, not zero");
+        assert_eq!(s.account.days[0].unwrap().cost_micros, 3_500_000);
+        assert_eq!(s.account.days[1], None);
+        assert_eq!(s.account.days[2].unwrap().cost_micros, 700_000);
+        assert_eq!(s.account.entity_id, "act_1");
+        assert_eq!(agg.campaigns["a"].days[0], Some(3_000_000));
+        assert_eq!(s.entities[0].entity_name.as_deref(), Some("Campaign a"));
+    }
+
+    #[test]
+    fn only_the_coarsest_level_counts_so_no_spend_is_counted_twice() {
+        let rows = vec![
+            row(Level::Ad, "ad-1", 0, 1_000_000),
+            row(Level::Campaign, "a", 0, 1_000_000),
+        ];
+        let agg = aggregate(&connection(), first(), 1, &rows);
+        assert_eq!(agg.level, Some(Level::Campaign));
+        assert_eq!(agg.series.entities.len(), 1);
+        assert_eq!(agg.series.account.days[0].unwrap().cost_micros, 1_000_000);
+    }
+
+    #[test]
+    fn rows_in_another_currency_than_the_newest_are_left_out_and_counted() {
+        let mut old = row(Level::Campaign, "a", 0, 9_000_000);
+        old.currency = Some("EUR".into());
+        let rows = vec![old, row(Level::Campaign, "a", 1, 1_000_000)];
+        let agg = aggregate(&connection(), first(), 2, &rows);
+        assert_eq!(agg.series.currency.as_deref(), Some("USD"));
+        assert_eq!(agg.rows_other_currency, 1);
+        assert_eq!(agg.series.account.days[0], None);
+    }
+
+    #[test]
+    fn rows_outside_the_days_and_negative_or_missing_numbers_do_not_count() {
+        let mut negative = row(Level::Campaign, "a", 0, -5);
+        negative.impressions = Some(-3);
+        negative.conversions = Some(f64::NAN);
+        let rows = vec![negative, row(Level::Campaign, "a", 9, 1)];
+        let agg = aggregate(&connection(), first(), 2, &rows);
+        let day = agg.series.account.days[0].unwrap();
+        assert_eq!(
+            (day.cost_micros, day.impressions, day.conversions),
+            (0, 0, 0.0)
+        );
+        assert_eq!(agg.series.account.days[1], None);
+    }
+}

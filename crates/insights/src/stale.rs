@@ -105,3 +105,97 @@ pub fn stale_alert(
         children: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use adpipe_domain::{ConnectionStatus, ReportSpec, ScheduleExpression};
+
+    use super::*;
+
+    fn connection(platform: Platform) -> Connection {
+        Connection {
+            id: "con_0123456789abcdef0123456789abcdef".parse().unwrap(),
+            tenant_id: "t-1".parse().unwrap(),
+            platform,
+            account_id: "act_1".into(),
+            name: None,
+            login_customer_id: None,
+            status: ConnectionStatus::Active,
+            time_zone: None,
+            secret_id: "s".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn schedule(expression: &str, enabled: bool) -> Schedule {
+        let c = connection(Platform::Facebook);
+        let json = serde_json::json!({
+            "id": "sch_0123456789abcdef0123456789abcdef",
+            "tenant_id": "t-1",
+            "connection_id": c.id,
+            "platform": "facebook",
+            "schedule_expression": expression,
+            "report": serde_json::to_value(ReportSpec::default_for(Platform::Facebook)).unwrap(),
+            "enabled": enabled,
+            "rule_name": "r",
+            "rule_arn": "arn:aws:events:us-east-1:1:rule/r",
+            "created_at": Utc::now(),
+            "updated_at": Utc::now(),
+        });
+        let _: ScheduleExpression = expression.parse().unwrap();
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-20T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_daily_facebook_schedule_allows_four_days_and_youtube_six() {
+        let daily = [schedule("rate(1 day)", true)];
+        assert_eq!(allowed_lag_days(Platform::Facebook, &daily, now()), Some(4));
+        assert_eq!(allowed_lag_days(Platform::Youtube, &daily, now()), Some(6));
+        let weekly = [schedule("rate(7 days)", true)];
+        assert_eq!(
+            allowed_lag_days(Platform::Facebook, &weekly, now()),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn without_an_enabled_schedule_nothing_is_expected() {
+        assert_eq!(allowed_lag_days(Platform::Facebook, &[], now()), None);
+        let off = [schedule("rate(1 day)", false)];
+        assert_eq!(allowed_lag_days(Platform::Facebook, &off, now()), None);
+    }
+
+    #[test]
+    fn data_within_the_allowed_lag_is_not_stale_and_past_it_is_dated_on_the_first_late_day() {
+        let c = connection(Platform::Facebook);
+        let today = day("2026-11-20");
+        assert!(stale_alert(&c, None, Some(day("2026-11-16")), today, Some(4)).is_none());
+        let alert = stale_alert(&c, Some("USD"), Some(day("2026-11-15")), today, Some(4)).unwrap();
+        assert_eq!(alert.date, day("2026-11-20"));
+        assert_eq!(alert.observed, 5.0);
+        assert_eq!(alert.severity, Severity::Warning);
+        let later = stale_alert(
+            &c,
+            Some("USD"),
+            Some(day("2026-11-15")),
+            day("2026-11-30"),
+            Some(4),
+        )
+        .unwrap();
+        assert_eq!(later.alert_id, alert.alert_id, "one outage, one id");
+        assert_eq!(later.severity, Severity::Critical);
+        assert!(
+            stale_alert(&c, None, None, today, Some(4)).is_none(),
+            "no data: new, not stale"
+        );
+    }
+}

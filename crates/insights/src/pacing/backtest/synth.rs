@@ -1,6 +1,6 @@
 //! Seeded synthetic daily spend: campaigns with weekly seasonality of varying strength
 //! (some spend on weekdays only), slow trends, noise over daily spend from 5 to 50 000
-//! currency units, budget changes (at least one mid-month in many months), pauses (some
+//! currency units, budget changes (more likely mid-month), pauses (some
 //! restarted, some for good), late launches and occasional spikes; accounts are sums of
 //! such campaigns. The same seed gives the same series.
 
@@ -132,7 +132,8 @@ fn campaign(rng: &mut Rng) -> SynthSeries {
     }
 }
 
-/// A budget change (log factor) on day `i`: rare at any time, more likely mid-month.
+/// A budget change (log factor) on day `i`: rare at any time, three times as likely on
+/// days 8–18 of each 30-day period (roughly mid-month).
 fn budget_change(rng: &mut Rng, i: usize) -> f64 {
     let mid_month = (i % 30) >= 8 && (i % 30) <= 18;
     let chance = if mid_month { 1.0 / 40.0 } else { 1.0 / 120.0 };
