@@ -45,3 +45,12 @@ cargo bench -q -p extractor --bench memory 2>/dev/null | grep -v '^$'
 
 echo "== running cost: 30 daily runs of 500 ad rows a day, 28-day lookback, counted against moto (tests/tests/running_cost.rs; prices: tests/support/src/prices.rs)"
 ADPIPE_COST_ROWS=500 ADPIPE_COST_DAYS=30 cargo test -q -p adpipe-tests --test integration running_cost -- --nocapture 2>/dev/null | grep -E '^cost' || true
+
+echo "== insights: alerts accuracy against the naive z-score (seeded synthetic benchmark; docs/insights-alerts.md)"
+cargo bench -q -p insights --bench accuracy 2>/dev/null | grep -v '^$'
+
+echo "== insights: pacing backtest (projections on days 10, 15, 20; docs/insights-pacing.md)"
+cargo bench -q -p insights --bench pacing_backtest -- --noplot 2>/dev/null | grep -E '^\||time:|backtest' || true
+
+echo "== insights: one connection of 200 campaigns x 180 days (compute time, criterion; peak RSS of a whole refresh)"
+cargo bench -q -p insights --bench speed -- --noplot 2>/dev/null | grep -E 'time:|^refresh|^compute' || true

@@ -49,10 +49,15 @@ fn main() {
         }
     }
     let set = if dev { "development" } else { "held-out" };
-    println!("## Accuracy ({set} seeds {seeds:?}: {CAMPAIGNS} campaigns × {DAYS} days each, last {EVALUATE} evaluated)\n");
+    println!(
+        "## Accuracy ({set} seeds {seeds:?}: {CAMPAIGNS} campaigns × {DAYS} days each, last {EVALUATE} evaluated)\n"
+    );
     tally.print();
     print_timing();
-    println!("\nbench wall time: {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "\nbench wall time: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Impressions a day (the campaign's base volume).
@@ -82,9 +87,19 @@ fn accepted(i: &Incident) -> Vec<(Metric, bool)> {
             (Conversions, true),
             (ConversionValue, true),
         ],
-        IncidentKind::Cpa => vec![(Cpa, true), (Conversions, false), (ConversionValue, false), (Roas, false)],
+        IncidentKind::Cpa => vec![
+            (Cpa, true),
+            (Conversions, false),
+            (ConversionValue, false),
+            (Roas, false),
+        ],
         IncidentKind::Conversions => {
-            vec![(Conversions, true), (Cpa, false), (ConversionValue, true), (Roas, true)]
+            vec![
+                (Conversions, true),
+                (Cpa, false),
+                (ConversionValue, true),
+                (Roas, true),
+            ]
         }
         IncidentKind::Ctr => vec![
             (Ctr, true),
@@ -96,7 +111,12 @@ fn accepted(i: &Incident) -> Vec<(Metric, bool)> {
             (Roas, true),
         ],
         IncidentKind::TrackingOutage => {
-            vec![(Conversions, true), (ConversionValue, true), (Cpa, false), (Roas, true)]
+            vec![
+                (Conversions, true),
+                (ConversionValue, true),
+                (Cpa, false),
+                (Roas, true),
+            ]
         }
     }
 }
@@ -112,14 +132,16 @@ fn flip(d: Direction) -> Direction {
 fn says(a: &Alert, i: &Incident) -> bool {
     let conversions_down = matches!(
         (i.kind, i.direction),
-        (IncidentKind::TrackingOutage, _) | (IncidentKind::Cpa, Direction::Up) | (IncidentKind::Conversions, Direction::Down)
+        (IncidentKind::TrackingOutage, _)
+            | (IncidentKind::Cpa, Direction::Up)
+            | (IncidentKind::Conversions, Direction::Down)
     );
     if a.kind == AlertKind::TrackingBroken {
         return conversions_down;
     }
-    accepted(i)
-        .iter()
-        .any(|&(m, same)| m == a.metric && a.direction == if same { i.direction } else { flip(i.direction) })
+    accepted(i).iter().any(|&(m, same)| {
+        m == a.metric && a.direction == if same { i.direction } else { flip(i.direction) }
+    })
 }
 
 fn on_entity(a: &Alert, i: &Incident) -> bool {
@@ -164,11 +186,19 @@ impl Cell {
     }
 
     fn recall(&self) -> String {
-        if self.n == 0 { "–".into() } else { format!("{:.2}", self.hit as f64 / self.n as f64) }
+        if self.n == 0 {
+            "–".into()
+        } else {
+            format!("{:.2}", self.hit as f64 / self.n as f64)
+        }
     }
 
     fn delay(&self) -> String {
-        if self.hit == 0 { "–".into() } else { format!("{:.2}", self.delay as f64 / self.hit as f64) }
+        if self.hit == 0 {
+            "–".into()
+        } else {
+            format!("{:.2}", self.delay as f64 / self.hit as f64)
+        }
     }
 
     fn merge(&mut self, o: &Cell) {
@@ -205,12 +235,21 @@ impl Tally {
             let delays: Vec<i64> = alerts.iter().filter_map(|a| detects(s, a, i)).collect();
             let first = delays.iter().min().copied();
             let b = band(truth.impressions_per_day);
-            self.recall.entry((model, i.kind, large(i), b)).or_default().add(first);
+            self.recall
+                .entry((model, i.kind, large(i), b))
+                .or_default()
+                .add(first);
             if i.kind == IncidentKind::TrackingOutage {
                 let same_day = first.filter(|&d| d == 0);
-                self.tracking.entry((model, false)).or_default().add(same_day);
+                self.tracking
+                    .entry((model, false))
+                    .or_default()
+                    .add(same_day);
                 if truth.conversions_per_day >= 10.0 {
-                    self.tracking.entry((model, true)).or_default().add(same_day);
+                    self.tracking
+                        .entry((model, true))
+                        .or_default()
+                        .add(same_day);
                 }
             }
             if first.is_some() {
@@ -248,9 +287,16 @@ impl Tally {
 
     fn print(&self) {
         for large in [true, false] {
-            let what = if large { "large incidents (≥ 2× or ≤ 0.4×; tracking outages)" } else { "small incidents (1.5× or 0.67×)" };
+            let what = if large {
+                "large incidents (≥ 2× or ≤ 0.4×; tracking outages)"
+            } else {
+                "small incidents (1.5× or 0.67×)"
+            };
             println!("### Recall and mean detection delay (days), {what}: detector / baseline\n");
-            println!("| incident | {} | {} | {} | ≥ 1k impr/day |", BANDS[0], BANDS[1], BANDS[2]);
+            println!(
+                "| incident | {} | {} | {} | ≥ 1k impr/day |",
+                BANDS[0], BANDS[1], BANDS[2]
+            );
             println!("|---|---|---|---|---|");
             for kind in IncidentKind::ALL {
                 if !large && kind == IncidentKind::TrackingOutage {
@@ -293,7 +339,10 @@ impl Tally {
         let both = |f: &dyn Fn(Model) -> String| MODELS.map(f);
         let [d, b] = both(&|m| {
             let (x, weeks) = self.clean.get(&m).copied().unwrap_or_default();
-            format!("{:.2} ({x} alerts / {weeks:.0} campaign-weeks)", 100.0 * x as f64 / weeks.max(1.0))
+            format!(
+                "{:.2} ({x} alerts / {weeks:.0} campaign-weeks)",
+                100.0 * x as f64 / weeks.max(1.0)
+            )
         });
         println!("| false alerts per 100 campaign-weeks, clean series | {d} | {b} |");
         for (k, name) in [(0, BANDS[0]), (1, BANDS[1]), (2, BANDS[2]), (3, "account")] {
@@ -324,7 +373,11 @@ impl Tally {
 }
 
 fn ratio((hits, all): (usize, usize)) -> String {
-    if all == 0 { "–".into() } else { format!("{:.3} ({hits}/{all})", hits as f64 / all as f64) }
+    if all == 0 {
+        "–".into()
+    } else {
+        format!("{:.3} ({hits}/{all})", hits as f64 / all as f64)
+    }
 }
 
 /// The speed target: one connection of 200 campaigns × 180 days, one core.

@@ -401,7 +401,7 @@ pub fn gamma(rng: &mut Rng, shape: f64) -> f64 {
 
 /// Poisson(λ): multiplication below 10, Hörmann's PTRS above.
 pub fn poisson(rng: &mut Rng, lambda: f64) -> u64 {
-    if !(lambda > 0.0) {
+    if lambda.is_nan() || lambda <= 0.0 {
         return 0;
     }
     if lambda < 10.0 {
@@ -443,7 +443,7 @@ fn ptrs(rng: &mut Rng, lambda: f64) -> u64 {
 
 /// A gamma–Poisson count: mean `mean`, Var = mean + α·mean².
 pub fn gamma_poisson(rng: &mut Rng, mean: f64, alpha: f64) -> u64 {
-    if !(mean > 0.0) {
+    if mean.is_nan() || mean <= 0.0 {
         return 0;
     }
     let shape = 1.0 / alpha;

@@ -105,8 +105,8 @@ pub fn evaluate_entity(
             );
         }
     }
-    for t in scan_start..days.len() {
-        let Some(totals) = days[t] else { continue };
+    for (t, day) in days.iter().enumerate().skip(scan_start) {
+        let Some(totals) = *day else { continue };
         for lane in LANES {
             if gate(&entity, lane, t, cfg, ws) {
                 test_lane(&entity, lane, t, &totals, cfg, ws, out);
