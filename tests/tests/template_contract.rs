@@ -143,8 +143,8 @@ const LAKE_TABLES: [(&str, &str, &str); 2] = [
     ),
 ];
 
-#[test]
-fn both_glue_tables_declare_exactly_the_columns_the_parquet_files_hold() {
+/// A Parquet schema's columns as Glue names their types.
+fn hive_columns(schema: &arrow_schema::Schema) -> Vec<(String, String)> {
     use arrow_schema::{DataType, TimeUnit};
     let hive = |t: &DataType| match t {
         DataType::Utf8 => "string",
@@ -154,25 +154,35 @@ fn both_glue_tables_declare_exactly_the_columns_the_parquet_files_hold() {
         DataType::Timestamp(TimeUnit::Millisecond, _) => "timestamp",
         other => panic!("no Glue type for {other:?}"),
     };
-    let parquet: Vec<(String, String)> = stream_to_s3::encode::schema()
+    schema
         .fields()
         .iter()
         .map(|f| (f.name().clone(), hive(f.data_type()).to_owned()))
-        .collect();
+        .collect()
+}
+
+/// A Glue table's columns (name, type), in order.
+fn glue_columns(table: &Value) -> Vec<(String, String)> {
+    table["StorageDescriptor"]["Columns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().to_owned(),
+                c["Type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn both_glue_tables_declare_exactly_the_columns_the_parquet_files_hold() {
+    let parquet = hive_columns(&stream_to_s3::encode::schema());
     for (resource_name, name, prefix) in LAKE_TABLES {
         let table = &resource(resource_name)["Properties"]["TableInput"];
         assert_eq!(table["Name"].as_str(), Some(name));
-        let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["Name"].as_str().unwrap().to_owned(),
-                    c["Type"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let glue = glue_columns(table);
         assert_eq!(glue, parquet, "{name}");
         let partitions: Vec<&str> = table["PartitionKeys"]
             .as_sequence()
@@ -397,32 +407,10 @@ fn the_insights_function_reads_the_current_table_and_writes_only_its_own() {
 
 #[test]
 fn the_insights_alerts_glue_table_declares_exactly_the_columns_its_files_hold() {
-    use arrow_schema::{DataType, TimeUnit};
-    let hive = |t: &DataType| match t {
-        DataType::Utf8 => "string",
-        DataType::Float64 => "double",
-        DataType::Date32 => "date",
-        DataType::Timestamp(TimeUnit::Millisecond, _) => "timestamp",
-        other => panic!("no Glue type for {other:?}"),
-    };
-    let parquet: Vec<(String, String)> = insights::lake::alerts_table::schema()
-        .fields()
-        .iter()
-        .map(|f| (f.name().clone(), hive(f.data_type()).to_owned()))
-        .collect();
+    let parquet = hive_columns(&insights::lake::alerts_table::schema());
     let table = &resource("InsightsAlertsTable")["Properties"]["TableInput"];
     assert_eq!(table["Name"].as_str(), Some("insights_alerts"));
-    let glue: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["Name"].as_str().unwrap().to_owned(),
-                c["Type"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let glue = glue_columns(table);
     assert_eq!(glue, parquet);
     let template =
         serde_yaml::to_string(&table["Parameters"]["storage.location.template"]).unwrap();
