@@ -6,7 +6,7 @@
 use adpipe_domain::insights::{AlertKind, Direction};
 
 use super::AlertConfig;
-use super::forecast::{self, Scratch};
+use super::forecast::{self, Fit, Scratch};
 use super::lanes::{self, COUNT_OFFSET, Count, Exposure, LANES, Lane, Test as LaneTest};
 use super::stats;
 use crate::series::{EntitySeries, Totals};
@@ -60,9 +60,7 @@ pub struct Tests {
 #[derive(Debug, Default)]
 pub struct Workspace {
     l: Vec<Vec<f64>>,
-    f: Vec<Vec<f64>>,
-    e: Vec<Vec<f64>>,
-    blocks: Vec<f64>,
+    fits: Vec<Fit>,
     /// Prefix sums of clicks and conversions (gates).
     clicks: Vec<f64>,
     conversions: Vec<f64>,
@@ -152,44 +150,49 @@ impl Workspace {
     /// Fills every lane's log values and the gates' prefix sums over `lo..n`.
     fn prepare(&mut self, e: &Entity) {
         let n = e.days.len();
-        for v in [&mut self.l, &mut self.f, &mut self.e] {
-            v.resize_with(LANES.len(), Vec::new);
-            for lane in v.iter_mut() {
-                lane.clear();
-                lane.resize(n, f64::NAN);
-            }
+        self.l.resize_with(LANES.len(), Vec::new);
+        self.fits.resize_with(LANES.len(), Fit::default);
+        for (lane, fit) in self.l.iter_mut().zip(&mut self.fits) {
+            lane.clear();
+            lane.resize(n, f64::NAN);
+            fit.f.clear();
+            fit.f.resize(n, f64::NAN);
+            fit.sd.clear();
+            fit.sd.resize(n, f64::NAN);
         }
         for (d, day) in e.days.iter().enumerate().skip(e.lo) {
             let Some(t) = day else { continue };
-            for lane in LANES {
-                self.l[lane.index()][d] = lane.value(t).unwrap_or(f64::NAN);
+            for (lane, v) in self.l.iter_mut().zip(Lane::all_values(t)) {
+                lane[d] = v;
             }
         }
         prefix(&mut self.clicks, &e.days[e.lo..], |t| t.clicks as f64);
         prefix(&mut self.conversions, &e.days[e.lo..], lanes::conversions);
     }
 
-    /// Forecasts and one-step errors of `lane` over `from..n`.
-    fn forecast_lane(&mut self, e: &Entity, lane: Lane, from: usize, cfg: &AlertConfig) {
+    /// Forecasts of `lane` from `dispersion_days` before `first` (its errors make the
+    /// dispersion of `first`), dispersions from `first`.
+    fn forecast_lane(&mut self, e: &Entity, lane: Lane, first: usize, cfg: &AlertConfig) {
         let i = lane.index();
-        let l = &self.l[i];
-        forecast::block_medians(l, e.lo, &mut self.blocks, &mut self.scratch);
-        for t in from.max(e.lo)..e.days.len() {
-            if let Some(f) =
-                forecast::forecast(l, &self.blocks, e.lo, t, &cfg.window, &mut self.scratch)
-            {
-                self.f[i][t] = f;
-                self.e[i][t] = l[t] - f;
-            }
-        }
+        let from = first.saturating_sub(cfg.window.dispersion_days);
+        forecast::fit(
+            &self.l[i],
+            e.lo,
+            from,
+            first,
+            &cfg.window,
+            &mut self.scratch,
+            &mut self.fits[i],
+        );
     }
 
-    fn sigma(&mut self, lane: Lane, t: usize, cfg: &AlertConfig) -> Option<f64> {
-        forecast::dispersion(&self.e[lane.index()], t, &cfg.window, &mut self.scratch)
+    fn sigma(&self, lane: Lane, t: usize) -> Option<f64> {
+        let sd = self.fits[lane.index()].sd[t];
+        (!sd.is_nan()).then_some(sd)
     }
 
     fn f(&self, lane: Lane, t: usize) -> Option<f64> {
-        let f = self.f[lane.index()][t];
+        let f = self.fits[lane.index()].f[t];
         (!f.is_nan()).then_some(f)
     }
 }
@@ -204,24 +207,27 @@ fn prefix(out: &mut Vec<f64>, days: &[Option<Totals>], of: impl Fn(&Totals) -> f
     }
 }
 
-/// A count lane's expectation on day `t`: (mean, overdispersion).
+/// A count lane's expectation on day `t`: (mean, overdispersion). `bound`: use the upper
+/// confidence bound of the variance (the anomaly tests, thousands a day under BH) rather
+/// than its estimate (the tracking test, its own strict p < 0.001 on rare zero days).
 fn count_expectation(
     lane: Lane,
     count: Count,
     exposure: f64,
     t: usize,
+    bound: bool,
     cfg: &AlertConfig,
     ws: &mut Workspace,
 ) -> Option<(f64, f64)> {
     let f = ws.f(lane, t)?;
-    let sigma = ws.sigma(lane, t, cfg)?;
+    let sigma = ws.sigma(lane, t)?;
     let mu = (f.exp() * exposure - COUNT_OFFSET).max(0.0);
     // The errors' variance holds the Poisson noise of the typical day's count; what is
     // left is the overdispersion (the NB's α on the log scale: Var ln X ≈ 1/μ + α).
     let typical = ws
         .f(count.lane(), t)
         .map_or(mu, |g| (g.exp() - COUNT_OFFSET).max(0.0));
-    let variance = sigma * sigma * ws.variance_bound;
+    let variance = sigma * sigma * if bound { ws.variance_bound } else { 1.0 };
     let alpha = (variance - stats::log_count_sampling_var(typical)).max(cfg.min_overdispersion);
     Some((mu, alpha))
 }
@@ -285,7 +291,7 @@ fn count_test(
     if exposure <= 0.0 || (inverse && x == 0) {
         return None;
     }
-    let (mu, alpha) = count_expectation(lane, count, exposure, t, cfg, ws)?;
+    let (mu, alpha) = count_expectation(lane, count, exposure, t, true, cfg, ws)?;
     if mu < cfg.min_expected_count {
         return None;
     }
@@ -329,7 +335,7 @@ fn money_test(
 ) -> Option<Outcome> {
     let y = lane.value(totals)?;
     let f = ws.f(lane, t)?;
-    let sigma = ws.sigma(lane, t, cfg)?.max(cfg.min_log_sd);
+    let sigma = ws.sigma(lane, t)?.max(cfg.min_log_sd);
     let (count, min) = match lane {
         Lane::Spend => (Lane::Impressions, cfg.min_spend_impressions),
         _ => (Lane::Conversions, cfg.min_value_conversions),
@@ -384,7 +390,8 @@ fn test_tracking(
     if !reliable(e, t, no_value, cfg) {
         return;
     }
-    let Some((mu, alpha)) = count_expectation(Lane::Cpa, Count::Conversions, spend, t, cfg, ws)
+    let Some((mu, alpha)) =
+        count_expectation(Lane::Cpa, Count::Conversions, spend, t, false, cfg, ws)
     else {
         return;
     };
@@ -392,7 +399,7 @@ fn test_tracking(
     // A missing value is stated against the value lane's own expectation.
     let model = if no_value {
         let v = Lane::ConversionValue;
-        match (ws.f(v, t), ws.sigma(v, t, cfg)) {
+        match (ws.f(v, t), ws.sigma(v, t)) {
             (Some(f), Some(sigma)) => Model::Money {
                 f,
                 sigma: sigma.max(cfg.min_log_sd),

@@ -44,7 +44,8 @@ pub struct AlertConfig {
     /// this many that day. 3.
     pub min_expected_count: f64,
     /// Click and conversion lanes are only forecast where the entity averaged at least this
-    /// many a day over the four weeks before. 0.5.
+    /// many a day over the four weeks before (below it a test could hardly reach
+    /// `min_expected_count`). 1.5.
     pub min_mean_count: f64,
     /// Floor on the negative binomial's overdispersion α: real daily ad counts vary at
     /// least ~7 % beyond Poisson (campaign delivery, auctions). 0.005.
@@ -67,7 +68,8 @@ pub struct AlertConfig {
     /// "Reliably converts": conversions on at least this share of the last four weeks'
     /// days with data. 0.8.
     pub reliable_share: f64,
-    /// Quiet days bridged when merging an incident's days. 1.
+    /// Quiet days bridged when merging an incident's days: a shift that dips under the
+    /// threshold for a day or two while the baseline catches up stays one incident. 3.
     pub merge_gap_days: usize,
     pub severity: SeverityRule,
 }
@@ -109,7 +111,7 @@ impl Default for AlertConfig {
             },
             min_effect: 0.2,
             min_expected_count: 3.0,
-            min_mean_count: 0.5,
+            min_mean_count: 1.5,
             min_overdispersion: 0.005,
             min_log_sd: 0.03,
             dispersion_df: 10.0,
@@ -117,7 +119,7 @@ impl Default for AlertConfig {
             min_value_conversions: 10.0,
             tracking_p: 0.001,
             reliable_share: 0.8,
-            merge_gap_days: 1,
+            merge_gap_days: 3,
             severity: SeverityRule::default(),
         }
     }

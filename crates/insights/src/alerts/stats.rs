@@ -16,22 +16,6 @@ pub const Z95: f64 = 1.959_964;
 /// log-normal approximation of the gamma–Poisson to be accurate.
 const EXACT_MAX_COUNT: f64 = 5_000.0;
 
-/// The median of the finite values of `v` (reordered in place); `None` when there are none.
-/// Windows are at most a few dozen values, so an in-place sort is the cheap way.
-pub fn median_in_place(v: &mut [f64]) -> Option<f64> {
-    let n = v.len();
-    if n == 0 {
-        return None;
-    }
-    v.sort_unstable_by(f64::total_cmp);
-    let mid = n / 2;
-    Some(if n % 2 == 1 {
-        v[mid]
-    } else {
-        0.5 * (v[mid - 1] + v[mid])
-    })
-}
-
 /// Two-sided normal p-value of a z-score.
 pub fn normal_two_sided(z: f64) -> f64 {
     erfc(z.abs() / std::f64::consts::SQRT_2).clamp(0.0, 1.0)

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use fastrand::Rng;
 use proptest::prelude::*;
 
-use super::forecast::{self, Scratch, Window};
+use super::forecast::{self, Fit, Scratch, Window};
 use super::stats::{self, benjamini_hochberg, bh_sorted};
 use super::{AlertConfig, detect};
 use crate::series::{ConnectionSeries, EntitySeries, Totals};
@@ -188,9 +188,10 @@ const WINDOW: Window = Window {
 };
 
 fn forecast_at(l: &[f64], t: usize) -> f64 {
-    let (mut blocks, mut s) = (Vec::new(), Scratch::default());
-    forecast::block_medians(l, 0, &mut blocks, &mut s);
-    forecast::forecast(l, &blocks, 0, t, &WINDOW, &mut s).unwrap()
+    let (mut s, mut fit) = (Scratch::default(), Fit::default());
+    forecast::fit(l, 0, 0, 0, &WINDOW, &mut s, &mut fit);
+    assert!(!fit.f[t].is_nan(), "no forecast on day {t}");
+    fit.f[t]
 }
 
 #[test]
@@ -497,4 +498,35 @@ fn seeded_synthetic_accuracy_meets_loose_targets() {
     }
     assert!(n >= 5, "too few incidents to check: {n}");
     assert!(hit as f64 >= 0.7 * n as f64, "recall {hit}/{n}");
+}
+
+#[test]
+fn all_lane_values_agree_with_each_lane() {
+    use super::lanes::{LANES, Lane};
+    let days = [
+        Totals {
+            impressions: 1000,
+            clicks: 20,
+            cost_micros: 5_000_000,
+            conversions: 2.0,
+            conversion_value: 90.0,
+        },
+        Totals::default(),
+        Totals {
+            impressions: 10,
+            clicks: 0,
+            cost_micros: 0,
+            conversions: 0.0,
+            conversion_value: 0.0,
+        },
+    ];
+    for t in &days {
+        let all = Lane::all_values(t);
+        for lane in LANES {
+            let one = lane.value(t).unwrap_or(f64::NAN);
+            let same = (one.is_nan() && all[lane.index()].is_nan())
+                || (one - all[lane.index()]).abs() < 1e-12;
+            assert!(same, "{lane:?} {t:?}: {one} vs {}", all[lane.index()]);
+        }
+    }
 }
