@@ -1,5 +1,5 @@
-//! What the insights function computes and the schedule API serves (CONTRACT §6 in
-//! `docs/insights.md`): the metrics alerts are raised on, the alert record, a connection's
+//! What the insights function computes and the schedule API serves (`docs/insights.md`,
+//! `docs/insights-api.md`): the metrics alerts are raised on, the alert record, a connection's
 //! monthly budget, and the month-end spend projection pacing is judged from.
 //!
 //! The insights function writes these records to the control table (key layout in

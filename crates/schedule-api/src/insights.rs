@@ -1,4 +1,4 @@
-//! Budgets, pacing and alerts (CONTRACT §6, `docs/insights-api.md`): a connection's monthly
+//! Budgets, pacing and alerts (`docs/insights-api.md`): a connection's monthly
 //! budget as the client sets it, judged against the month-end projection the insights
 //! function stores, and the tenant's alerts.
 //!
